@@ -1,0 +1,107 @@
+"""Compile specs/ into generated/: ``python -m codegen [--check]``.
+
+Every (service, version) OpenAPI document listed in ``codegen/config.toml`` becomes a typed
+request package (openapi-python-client), and the annotation JSONSchemas become validating models
+(datamodel-code-generator). Everything is generated into a temporary folder first; ``--check``
+compares that folder with the committed tree and fails on any difference, otherwise the committed
+tree is replaced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from codegen.config import CodegenConfig, load_config
+from codegen.headers import stamp_headers
+from codegen.services import CodegenError, generate_service
+from codegen.tree import compare_trees
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _package_init(config: CodegenConfig) -> str:
+    lines = [
+        '"""Typed request modules and annotation models generated from specs/."""',
+        "",
+        "# Service packages (one per OpenAPI document):",
+    ]
+    for target in config.services:
+        spec = target.spec.relative_to(config.root).as_posix()
+        name = f"{config.package}.{target.module}"
+        lines.append(f"#   {name:<28} {target.service} API {target.version} ({spec})")
+    models = f"{config.package}.{config.annotation_models.module}"
+    lines.append(f"#   {models:<28} EMAnnotationSchemas annotation models")
+    return "\n".join(lines) + "\n"
+
+
+def build(config: CodegenConfig, destination: Path) -> None:
+    """Generate the whole package tree into ``destination`` (created; must not exist)."""
+    from codegen.annotation_models import generate_annotation_models
+
+    destination.mkdir(parents=True)
+    workers = max(1, min(len(config.services), os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [
+            pool.submit(
+                generate_service, target, destination / target.module, config.generator_options
+            )
+            for target in config.services
+        ]
+        for future in futures:
+            future.result()
+    generate_annotation_models(
+        config.annotation_models.schemas, destination / config.annotation_models.module
+    )
+    (destination / "__init__.py").write_text(_package_init(config), encoding="utf-8")
+    (destination / "py.typed").write_text("", encoding="utf-8")
+    stamp_headers(destination)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="regenerate into a temporary folder and fail if generated/ differs",
+    )
+    parser.add_argument(
+        "--root", type=Path, default=REPO_ROOT, help="repository root (default: this checkout)"
+    )
+    args = parser.parse_args(argv)
+    config = load_config(args.root.resolve())
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="dafgen-") as tmp:
+        fresh = Path(tmp) / config.package
+        try:
+            build(config, fresh)
+        except CodegenError as exc:
+            print(f"codegen: {exc}", file=sys.stderr)
+            return 2
+        elapsed = time.perf_counter() - started
+        if args.check:
+            diff = compare_trees(fresh, config.output)
+            if not diff.clean:
+                print(
+                    f"codegen: {config.output.relative_to(config.root)} is stale; "
+                    "run `python -m codegen` and commit the result.\n" + diff.describe(),
+                    file=sys.stderr,
+                )
+                return 1
+            print(f"codegen: generated/ is up to date ({elapsed:.1f} s)")
+            return 0
+        if config.output.exists():
+            shutil.rmtree(config.output)
+        shutil.copytree(fresh, config.output)
+    print(f"codegen: wrote {config.output.relative_to(config.root)} ({elapsed:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""The declarative codegen configuration (``codegen/config.toml``)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = Path(__file__).with_name("config.toml")
+
+
+@dataclass(frozen=True)
+class ServiceTarget:
+    """One (service, API version) OpenAPI document and the package it compiles to."""
+
+    service: str
+    version: str
+    spec: Path
+    module: str
+
+
+@dataclass(frozen=True)
+class AnnotationModelsTarget:
+    """The folder of annotation JSONSchemas and the package of models it compiles to."""
+
+    schemas: Path
+    module: str
+
+
+@dataclass(frozen=True)
+class CodegenConfig:
+    """Everything ``python -m codegen`` needs to know, with paths resolved against ``root``."""
+
+    root: Path
+    package: str
+    output: Path
+    services: tuple[ServiceTarget, ...]
+    annotation_models: AnnotationModelsTarget
+    generator_options: dict[str, Any] = field(default_factory=dict)
+
+
+def load_config(root: Path, config_file: Path = CONFIG_FILE) -> CodegenConfig:
+    """Read ``config_file`` and resolve its paths against the repository ``root``."""
+    raw = tomllib.loads(config_file.read_text(encoding="utf-8"))
+    services = tuple(
+        ServiceTarget(
+            service=str(entry["service"]),
+            version=str(entry["version"]),
+            spec=root / str(entry["spec"]),
+            module=str(entry["module"]),
+        )
+        for entry in raw["services"]
+    )
+    modules = [s.module for s in services] + [str(raw["annotation_models"]["module"])]
+    if len(set(modules)) != len(modules):
+        raise ValueError(f"{config_file}: output module names must be unique, got {modules}")
+    return CodegenConfig(
+        root=root,
+        package=str(raw["package"]),
+        output=root / str(raw["output"]),
+        services=services,
+        annotation_models=AnnotationModelsTarget(
+            schemas=root / str(raw["annotation_models"]["schemas"]),
+            module=str(raw["annotation_models"]["module"]),
+        ),
+        generator_options=dict(raw.get("generator", {})),
+    )

@@ -1,0 +1,7 @@
+"""dafclient: a typed Python client for the Dynamic Annotation Framework (CAVE) services."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

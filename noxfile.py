@@ -1,0 +1,64 @@
+"""Developer tasks. `nox` runs the checks CI runs: lint, typecheck, codegen_check, tests."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "typecheck", "codegen_check", "tests"]
+
+PYTHON = "3.11"
+# emannotationschemas pins old marshmallow and SQLAlchemy 1.4, so the schema dump runs in its own
+# virtualenv and only its JSON output is an input to the rest of the build.
+EMANNOTATIONSCHEMAS = "emannotationschemas==5.26.3"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The test suite (unit, integration against a local dafserver, contract)."""
+    session.install("-e", ".[server,codegen,test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting of the handwritten code (generated/ is excluded)."""
+    session.install("ruff==0.17.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy: strict for dafclient/, dafserver/, codegen/; generated/ is checked too."""
+    session.install("-e", ".[dev]")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def codegen(session: nox.Session) -> None:
+    """Regenerate generated/ from specs/."""
+    session.install("-e", ".[codegen]")
+    session.run("python", "-m", "codegen")
+
+
+@nox.session(python=PYTHON)
+def codegen_check(session: nox.Session) -> None:
+    """Fail if generated/ is not exactly what specs/ compile to."""
+    session.install("-e", ".[codegen]")
+    session.run("python", "-m", "codegen", "--check")
+
+
+@nox.session(python=PYTHON)
+def dump_schemas(session: nox.Session) -> None:
+    """Dump the annotation JSONSchemas from the real package into specs/annotation_schemas."""
+    session.install(EMANNOTATIONSCHEMAS)
+    session.run(
+        "python",
+        "codegen/dump_schemas.py",
+        "--out",
+        "specs/annotation_schemas",
+        "--lock",
+        "specs/annotation_schemas.lock.json",
+    )

@@ -1,0 +1,116 @@
+"""The codegen pipeline: specs validate, generated/ is complete and current, staleness shows."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from openapi_python_client.strings import snake_case
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
+
+from codegen.config import ServiceTarget, load_config
+from codegen.headers import HEADER
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = load_config(ROOT)
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def _operations(target: ServiceTarget) -> list[tuple[str, str, str]]:
+    spec: dict[str, Any] = yaml.safe_load(target.spec.read_text(encoding="utf-8"))
+    found = []
+    for path, item in spec["paths"].items():
+        for method in HTTP_METHODS:
+            if method in item:
+                operation = item[method]
+                found.append(
+                    (f"{method.upper()} {path}", operation["tags"][0], operation["operationId"])
+                )
+    return found
+
+
+@pytest.mark.parametrize("target", CONFIG.services, ids=lambda t: f"{t.service}-{t.version}")
+def test_spec_is_valid_openapi_31(target: ServiceTarget) -> None:
+    spec, _ = read_from_filename(str(target.spec))
+    assert spec["openapi"].startswith("3.1")
+    validate(spec)
+
+
+@pytest.mark.parametrize("target", CONFIG.services, ids=lambda t: f"{t.service}-{t.version}")
+def test_every_operation_has_sync_and_async_functions(target: ServiceTarget) -> None:
+    operations = _operations(target)
+    assert operations, f"{target.spec} declares no operations"
+    ids = [operation_id for _, _, operation_id in operations]
+    assert len(ids) == len(set(ids)), "operationIds must be unique"
+    for route, tag, operation_id in operations:
+        name = f"{CONFIG.package}.{target.module}.api.{snake_case(tag)}.{snake_case(operation_id)}"
+        module = importlib.import_module(name)
+        assert callable(module.sync_detailed), f"{route}: no sync function in {name}"
+        assert inspect.iscoroutinefunction(module.asyncio_detailed), f"{route}: no async in {name}"
+
+
+def test_every_generated_python_file_has_the_header() -> None:
+    files = sorted(CONFIG.output.rglob("*.py"))
+    assert len(files) > 100
+    unstamped = [str(p) for p in files if not p.read_text(encoding="utf-8").startswith(HEADER)]
+    assert unstamped == []
+
+
+def test_packages_ship_py_typed() -> None:
+    import dafclient
+
+    assert (Path(dafclient.__file__).parent / "py.typed").is_file()
+    assert (CONFIG.output / "py.typed").is_file()
+
+
+def _copy_project(destination: Path) -> Path:
+    for name in ("specs", "codegen", "generated"):
+        shutil.copytree(
+            ROOT / name, destination / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return destination
+
+
+def _run_check(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "codegen", "--check", "--root", str(root)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_codegen_check_fails_when_a_spec_changes_without_regeneration(tmp_path: Path) -> None:
+    root = _copy_project(tmp_path)
+    clean = _run_check(root)
+    assert clean.returncode == 0, clean.stderr
+
+    spec_path = root / "specs" / "nglstate" / "legacy.yaml"
+    spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+    first_path = next(iter(spec["paths"].values()))
+    operation = next(first_path[m] for m in HTTP_METHODS if m in first_path)
+    operation["summary"] = "A summary that the committed generated code has never seen."
+    spec_path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+
+    stale = _run_check(root)
+    assert stale.returncode == 1
+    assert "stale" in stale.stderr
+    assert f"changed: {snake_case('nglstate_legacy')}/api/" in stale.stderr
+
+
+def test_codegen_check_fails_when_generated_code_is_edited_by_hand(tmp_path: Path) -> None:
+    root = _copy_project(tmp_path)
+    victim = next((root / "generated" / CONFIG.package / "info_v2" / "api").rglob("*.py"))
+    victim.write_text(victim.read_text(encoding="utf-8") + "\n# hand edit\n", encoding="utf-8")
+    result = _run_check(root)
+    assert result.returncode == 1
+    assert f"changed: info_v2/api/{victim.parent.name}/{victim.name}" in result.stderr
