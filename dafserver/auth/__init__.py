@@ -1,0 +1,1 @@
+"""middle_auth for dafserver: users, API keys, groups, dataset permissions and the request guards."""

@@ -1,0 +1,85 @@
+"""Tables of the auth service (users, API keys, groups, datasets, permissions, table mappings)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+AUTH_METADATA = MetaData()
+
+users = Table(
+    "auth_users",
+    AUTH_METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("email", String(200), nullable=False, unique=True),
+    Column("admin", Boolean, nullable=False, default=False),
+    Column("pi", String(200), nullable=False, default=""),
+    Column("parent_id", Integer, ForeignKey("auth_users.id"), nullable=True),
+    Column("created", Float, nullable=False),
+)
+
+api_keys = Table(
+    "auth_api_keys",
+    AUTH_METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("auth_users.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("description", Text, nullable=True),
+    Column("created", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+    Column("last_used", Float, nullable=True),
+)
+
+groups = Table(
+    "auth_groups",
+    AUTH_METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+)
+
+user_groups = Table(
+    "auth_user_groups",
+    AUTH_METADATA,
+    Column("user_id", Integer, ForeignKey("auth_users.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", Integer, ForeignKey("auth_groups.id", ondelete="CASCADE"), primary_key=True),
+)
+
+datasets = Table(
+    "auth_datasets",
+    AUTH_METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+)
+
+group_dataset_permissions = Table(
+    "auth_group_dataset_permissions",
+    AUTH_METADATA,
+    Column("group_id", Integer, ForeignKey("auth_groups.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "dataset_id", Integer, ForeignKey("auth_datasets.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("permission", String(50), primary_key=True),
+)
+
+service_tables = Table(
+    "auth_service_tables",
+    AUTH_METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("service_name", String(200), nullable=False),
+    Column("table_name", String(200), nullable=False),
+    Column(
+        "dataset_id", Integer, ForeignKey("auth_datasets.id", ondelete="CASCADE"), nullable=False
+    ),
+    UniqueConstraint("service_name", "table_name"),
+)

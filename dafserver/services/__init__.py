@@ -1,0 +1,1 @@
+"""One module per service: its storage and its HTTP routes."""
