@@ -10,6 +10,9 @@ from sqlalchemy import Engine
 
 from dafserver.auth.store import AuthStore
 from dafserver.db import default_database_url, make_engine
+from dafserver.services.info_store import InfoStore
+from dafserver.services.nglstate_store import StateStore
+from dafserver.services.schema_catalog import SchemaCatalog, load_catalog
 
 ADMIN_EMAIL = "admin@dafserver.local"
 ADMIN_TOKEN_FILE = "admin_token"
@@ -22,6 +25,9 @@ class Deployment:
     data_dir: Path
     engine: Engine
     auth: AuthStore
+    nglstate: StateStore
+    info: InfoStore
+    schemas: SchemaCatalog
     admin_token: str
 
     @classmethod
@@ -39,7 +45,15 @@ class Deployment:
         engine = make_engine(database_url or default_database_url(data_dir))
         auth = AuthStore(engine)
         admin_token = _ensure_admin(auth, data_dir)
-        return cls(data_dir=data_dir, engine=engine, auth=auth, admin_token=admin_token)
+        return cls(
+            data_dir=data_dir,
+            engine=engine,
+            auth=auth,
+            nglstate=StateStore(engine),
+            info=InfoStore(engine),
+            schemas=load_catalog(),
+            admin_token=admin_token,
+        )
 
     def close(self) -> None:
         self.engine.dispose()

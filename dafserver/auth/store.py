@@ -247,3 +247,26 @@ class AuthStore:
                 .order_by(t.users.c.id)
             ).all()
         return [dict(row._mapping) for row in rows]
+
+    def datasets(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.datasets).order_by(t.datasets.c.id)).all()
+        return [dict(row._mapping) for row in rows]
+
+    def table_mappings(self, service: str | None = None) -> list[dict[str, Any]]:
+        """(service, table) → dataset mappings, each with ``dataset_id`` and ``dataset_name``."""
+        query = (
+            select(
+                t.service_tables.c.id,
+                t.service_tables.c.service_name,
+                t.service_tables.c.table_name,
+                t.datasets.c.id.label("dataset_id"),
+                t.datasets.c.name.label("dataset_name"),
+            )
+            .join(t.datasets, t.datasets.c.id == t.service_tables.c.dataset_id)
+            .order_by(t.service_tables.c.id)
+        )
+        if service is not None:
+            query = query.where(t.service_tables.c.service_name == service)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query).all()]

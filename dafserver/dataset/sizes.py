@@ -63,7 +63,7 @@ PRESETS: dict[str, SizePreset] = {
         volume_size=(128, 128, 32),
         chunk_size=(32, 32, 16),
         voxel_offset=(64, 32, 8),
-        supervoxel_spacing=(6, 6, 3),
+        supervoxel_spacing=(8, 8, 4),
         thin_radius_nm=(40.0, 70.0),
         thick_radius_nm=(80.0, 150.0),
         n_synapses=200,
@@ -86,7 +86,7 @@ PRESETS: dict[str, SizePreset] = {
         voxel_offset=(1024, 512, 16),
         n_mips=3,
         label_downsample=2,
-        supervoxel_spacing=(4, 4, 3),
+        supervoxel_spacing=(5, 5, 4),
         n_synapses=120_000,
     ),
 }

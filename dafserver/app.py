@@ -1,0 +1,35 @@
+"""The ASGI application: every service under its real path prefix, on one base URL."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dafserver import errors
+from dafserver.auth.guard import AuthFailure, auth_failure_response
+from dafserver.deployment import Deployment
+from dafserver.services import info, nglstate, schema
+
+
+def create_app(deployment: Deployment) -> FastAPI:
+    """Build the application serving ``deployment``."""
+    app = FastAPI(
+        title="dafserver",
+        description="Local reference deployment of the Dynamic Annotation Framework services.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.deployment = deployment
+    app.state.auth = deployment.auth
+    app.state.nglstate = deployment.nglstate
+    app.state.info = deployment.info
+    app.state.schemas = deployment.schemas
+    app.add_exception_handler(AuthFailure, auth_failure_response)
+    app.add_exception_handler(RequestValidationError, errors.validation_error_handler)
+    app.add_exception_handler(errors.ServiceError, errors.service_error_handler)
+    app.add_exception_handler(StarletteHTTPException, errors.http_error_handler)
+    for service in (info, schema, nglstate):
+        app.include_router(service.build_router())
+    return app

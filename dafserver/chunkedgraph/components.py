@@ -1,0 +1,45 @@
+"""Connected components of an undirected graph given as index arrays (pure numpy).
+
+Union-find by "hooking": each round, every root with an edge to a smaller root is attached to
+the smallest such root, then all pointers are compressed. Labels are therefore the smallest
+node index of each component, which makes the result deterministic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+Int64Array = npt.NDArray[np.int64]
+
+
+def connected_components(n_nodes: int, u: npt.ArrayLike, v: npt.ArrayLike) -> Int64Array:
+    """Component label (smallest member index) of each of ``n_nodes`` nodes."""
+    parent = np.arange(n_nodes, dtype=np.int64)
+    a = np.asarray(u, dtype=np.int64)
+    b = np.asarray(v, dtype=np.int64)
+    keep = a != b
+    a, b = a[keep], b[keep]
+    while a.size:
+        ra = parent[a]
+        rb = parent[b]
+        differ = ra != rb
+        if not differ.any():
+            break
+        a, b, ra, rb = a[differ], b[differ], ra[differ], rb[differ]
+        low = np.minimum(ra, rb)
+        high = np.maximum(ra, rb)
+        np.minimum.at(parent, high, low)
+        while True:
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent = jumped
+    return parent
+
+
+def component_groups(labels: Int64Array) -> tuple[Int64Array, Int64Array, Int64Array]:
+    """``(representatives, inverse, order)``: sorted labels, label index per node, nodes by group."""
+    representatives, inverse = np.unique(labels, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    return representatives, inverse.astype(np.int64), order.astype(np.int64)
