@@ -1,15 +1,50 @@
-"""The ``dafclient`` command line."""
+"""The ``dafclient`` command line: ``serve`` a local deployment, run the ``demo``."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from dafclient import __version__
 
-app = typer.Typer(help="dafclient: a typed client for the Dynamic Annotation Framework (CAVE).")
+app = typer.Typer(
+    help="dafclient: a typed client for the Dynamic Annotation Framework (CAVE).",
+    no_args_is_help=True,
+)
 
 
 @app.command()
 def version() -> None:
     """Print the dafclient version."""
     typer.echo(__version__)
+
+
+@app.command()
+def serve(
+    data: Annotated[Path, typer.Option(help="Data folder (created, with a dataset, if empty).")],
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    size: Annotated[
+        str, typer.Option(help="Synthetic dataset size for a new data folder.")
+    ] = "small",
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic dataset.")] = 0,
+    database_url: Annotated[
+        str | None, typer.Option(help="SQLAlchemy URL (default: a SQLite file in the data folder).")
+    ] = None,
+) -> None:
+    """Serve a local reference deployment of every DAF service (needs the ``server`` extra)."""
+    try:
+        from dafserver.deployment import Deployment
+        from dafserver.runner import serve_forever
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise typer.BadParameter(
+            f"dafserver needs the server extra: pip install 'dafclient[server]' ({exc})"
+        ) from exc
+    deployment = Deployment.open(data, database_url=database_url, size=size, seed=seed)
+    typer.echo(f"dafserver: data in {deployment.data_dir}")
+    typer.echo(f"dafserver: admin token {deployment.admin_token}")
+    typer.echo(f"dafserver: listening on http://{host}:{port}")
+    deployment.close()
+    serve_forever(data, host=host, port=port, size=size, seed=seed, database_url=database_url)

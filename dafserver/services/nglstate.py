@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException
 
 from dafserver.auth.guard import ErrorStyle, require_admin, require_token
 from dafserver.auth.store import UserContext
@@ -166,6 +167,12 @@ def _add_state_routes(router: APIRouter, prefix: str) -> None:
     @router.post(f"{prefix}/post")
     async def post_state(request: Request, user: User) -> Response:
         return await _save(request, user, DocumentKind.STATE, _url_base(request))
+
+    @router.api_route(f"{prefix}/post", methods=["GET", "PUT", "PATCH", "DELETE"])
+    def post_other_methods() -> Response:
+        # Production also answers GET here (reading the GET's body); that is not modelled, so the
+        # literal route must not fall through to the ``{state_id}`` route below.
+        raise HTTPException(405, headers={"Allow": "POST"})
 
     @router.get(f"{prefix}/raw/{{state_id}}")
     def get_state_raw(request: Request, state_id: str, user: User) -> Response:
