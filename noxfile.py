@@ -53,7 +53,8 @@ def codegen_check(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def dump_schemas(session: nox.Session) -> None:
     """Dump the annotation JSONSchemas from the real package into specs/annotation_schemas."""
-    session.install(EMANNOTATIONSCHEMAS)
+    # marshmallow-jsonschema 0.10 imports pkg_resources, gone from setuptools 81.
+    session.install(EMANNOTATIONSCHEMAS, "setuptools<81")
     session.run(
         "python",
         "codegen/dump_schemas.py",

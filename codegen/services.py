@@ -28,8 +28,8 @@ def _generator_config(options: dict[str, Any]) -> dict[str, Any]:
         **options,
         # Run the pinned ruff from this interpreter's environment, never whatever is on PATH.
         "post_hooks": [
-            f"{python} -m ruff check . --isolated --fix-only --extend-select=I --quiet",
-            f"{python} -m ruff format . --isolated --quiet",
+            f"{python} -P -m ruff check . --isolated --fix-only --extend-select=I --quiet",
+            f"{python} -P -m ruff format . --isolated --quiet",
         ],
     }
 
