@@ -4,4 +4,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from dafclient.framework import AsyncFrameworkClient, FrameworkClient
+
+__all__ = ["AsyncFrameworkClient", "FrameworkClient", "__version__"]

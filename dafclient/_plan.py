@@ -1,0 +1,291 @@
+"""Sans-I/O request plans, shared by the sync and async clients.
+
+Every client operation is written once, as a *plan*: a generator that yields the :class:`Call`
+objects it needs sent and receives each :class:`httpx.Response` back, then returns the typed result.
+A plan never does I/O itself, so the same code runs under :func:`drive` (blocking) and
+:func:`adrive` (asyncio). Multi-step operations (negotiating an API version, fetching the datastack
+record first, batching) are plans that ``yield from`` other plans.
+
+:class:`SyncOperation` and :class:`AsyncOperation` turn a plan method into a public method of a sync
+or async service client, keeping its signature for type checkers and IDEs.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Coroutine, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeAlias, TypeVar, overload
+
+import httpx
+
+from dafclient.errors import (
+    ConnectionFailedError,
+    DafError,
+    RateLimitedError,
+    RequestTimeoutError,
+    ResponseFormatError,
+    error_class,
+    parse_error_body,
+)
+from dafclient.transport import IDEMPOTENT, retry_after_seconds
+
+T = TypeVar("T")
+P = ParamSpec("P")
+S = TypeVar("S")
+
+
+class _NoBody:
+    def __repr__(self) -> str:
+        return "NO_BODY"
+
+
+NO_BODY: Any = _NoBody()
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request a plan wants sent.
+
+    ``accept`` lists error statuses the plan handles itself (they are handed back instead of
+    raised). ``idempotent`` overrides the method's default (GET is idempotent, POST is not) for
+    the retry policy.
+    """
+
+    method: str
+    url: str
+    params: Mapping[str, Any] | None = None
+    json: Any = NO_BODY
+    content: bytes | None = None
+    headers: Mapping[str, str] | None = None
+    idempotent: bool | None = None
+    accept: frozenset[int] = field(default_factory=frozenset)
+
+    def request_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"method": self.method, "url": self.url}
+        if self.params:
+            kwargs["params"] = {k: _param(v) for k, v in self.params.items() if v is not None}
+        if self.json is not NO_BODY:
+            kwargs["content"] = json.dumps(self.json, separators=(",", ":")).encode()
+            kwargs["headers"] = {"Content-Type": "application/json", **(self.headers or {})}
+        elif self.content is not None:
+            kwargs["content"] = self.content
+        if "headers" not in kwargs and self.headers:
+            kwargs["headers"] = dict(self.headers)
+        if self.idempotent is not None:
+            kwargs["extensions"] = {IDEMPOTENT: self.idempotent}
+        return kwargs
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+Plan: TypeAlias = Generator[Call, httpx.Response, T]
+
+
+def raise_for_status(call: Call, response: httpx.Response) -> None:
+    """Raise the :class:`HTTPError` subclass for an error status not in ``call.accept``."""
+    status = response.status_code
+    if status < 300 or status in call.accept:
+        return
+    text = response.text
+    try:
+        body: Any = response.json() if text else None
+    except ValueError:
+        body = None
+    message, error_code, data, intended = parse_error_body(body, text)
+    cls = error_class(intended if intended is not None and status >= 500 else status)
+    if status in (300, 301, 302, 303, 307, 308):
+        location = response.headers.get("location", "")
+        message = f"unexpected redirect to {location!r} (a login page?): {message}"
+    error = cls(
+        method=call.method,
+        url=str(response.request.url),
+        status=status,
+        message=message,
+        intended_status=intended,
+        error_code=error_code,
+        data=data,
+        body=text,
+    )
+    if isinstance(error, RateLimitedError):
+        error.retry_after = retry_after_seconds(response.headers.get("retry-after"))
+    raise error
+
+
+def read_json(call: Call, response: httpx.Response) -> Any:
+    """The response body as JSON, or :class:`ResponseFormatError`."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        snippet = response.text[:200]
+        raise ResponseFormatError(
+            f"expected JSON, got {snippet!r}", method=call.method, url=str(response.request.url)
+        ) from exc
+
+
+def send(http: httpx.Client, call: Call) -> httpx.Response:
+    """Send ``call`` and check its status (blocking)."""
+    try:
+        response = http.request(**call.request_kwargs())
+    except httpx.TimeoutException as exc:
+        raise RequestTimeoutError(f"timed out: {exc}", method=call.method, url=call.url) from exc
+    except httpx.TransportError as exc:
+        raise ConnectionFailedError(
+            f"connection failed: {exc}", method=call.method, url=call.url
+        ) from exc
+    raise_for_status(call, response)
+    return response
+
+
+async def asend(http: httpx.AsyncClient, call: Call) -> httpx.Response:
+    """Send ``call`` and check its status (asyncio)."""
+    try:
+        response = await http.request(**call.request_kwargs())
+    except httpx.TimeoutException as exc:
+        raise RequestTimeoutError(f"timed out: {exc}", method=call.method, url=call.url) from exc
+    except httpx.TransportError as exc:
+        raise ConnectionFailedError(
+            f"connection failed: {exc}", method=call.method, url=call.url
+        ) from exc
+    raise_for_status(call, response)
+    return response
+
+
+def drive(plan: Plan[T], http: httpx.Client) -> T:
+    """Run ``plan`` to completion with blocking I/O.
+
+    A failed request is thrown into the plan, so a plan can handle it (version negotiation falls
+    back when a versions route is unreachable) or let it propagate.
+    """
+    try:
+        call = next(plan)
+        while True:
+            try:
+                response = send(http, call)
+            except DafError as exc:
+                call = plan.throw(exc)
+            else:
+                call = plan.send(response)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
+async def adrive(plan: Plan[T], http: httpx.AsyncClient) -> T:
+    """Run ``plan`` to completion on the event loop (errors are thrown in, as in :func:`drive`)."""
+    try:
+        call = next(plan)
+        while True:
+            try:
+                response = await asend(http, call)
+            except DafError as exc:
+                call = plan.throw(exc)
+            else:
+                call = plan.send(response)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
+def run_now(plan: Plan[T]) -> T:
+    """Run a plan that needs no I/O (its inputs were cached); error if it tries to send."""
+    try:
+        call = next(plan)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    plan.close()
+    raise RuntimeError(f"plan needed a request it cannot send here: {call.method} {call.url}")
+
+
+class HasSyncHttp:
+    """Mixin of sync service clients: where their plans are driven."""
+
+    _http: httpx.Client
+
+
+class HasAsyncHttp:
+    """Mixin of async service clients."""
+
+    _http: httpx.AsyncClient
+
+
+class SyncOperation(Generic[S, P, T]):
+    """A public blocking method made from a plan method (see the module docstring)."""
+
+    def __init__(self, plan: Callable[Concatenate[S, P], Plan[T]]) -> None:
+        self._plan = plan
+        self.__doc__ = plan.__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> Self: ...
+    @overload
+    def __get__(self, obj: S, owner: type[Any]) -> Callable[P, T]: ...
+    def __get__(self, obj: S | None, owner: type[Any]) -> Self | Callable[P, T]:
+        if obj is None:
+            return self
+        plan = self._plan
+        http = obj._http  # type: ignore[attr-defined]
+
+        @functools.wraps(plan)
+        def method(*args: P.args, **kwargs: P.kwargs) -> T:
+            return drive(plan(obj, *args, **kwargs), http)
+
+        return method
+
+
+class AsyncOperation(Generic[S, P, T]):
+    """A public coroutine method made from a plan method (see the module docstring)."""
+
+    def __init__(self, plan: Callable[Concatenate[S, P], Plan[T]]) -> None:
+        self._plan = plan
+        self.__doc__ = plan.__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> Self: ...
+    @overload
+    def __get__(self, obj: S, owner: type[Any]) -> Callable[P, Coroutine[Any, Any, T]]: ...
+    def __get__(
+        self, obj: S | None, owner: type[Any]
+    ) -> Self | Callable[P, Coroutine[Any, Any, T]]:
+        if obj is None:
+            return self
+        plan = self._plan
+        http = obj._http  # type: ignore[attr-defined]
+
+        @functools.wraps(plan)
+        async def method(*args: P.args, **kwargs: P.kwargs) -> T:
+            return await adrive(plan(obj, *args, **kwargs), http)
+
+        return method
+
+
+def sync_op(plan: Callable[Concatenate[S, P], Plan[T]]) -> SyncOperation[S, P, T]:
+    """Expose plan method ``plan`` as a blocking method of a sync service client."""
+    return SyncOperation(plan)
+
+
+def async_op(plan: Callable[Concatenate[S, P], Plan[T]]) -> AsyncOperation[S, P, T]:
+    """Expose plan method ``plan`` as a coroutine method of an async service client."""
+    return AsyncOperation(plan)
+
+
+__all__ = [
+    "NO_BODY",
+    "AsyncOperation",
+    "Call",
+    "Plan",
+    "SyncOperation",
+    "adrive",
+    "async_op",
+    "drive",
+    "raise_for_status",
+    "read_json",
+    "run_now",
+    "sync_op",
+]

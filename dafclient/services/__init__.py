@@ -1,0 +1,1 @@
+"""One module per DAF service: its shared plans and its sync and async clients."""

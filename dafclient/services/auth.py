@@ -1,0 +1,174 @@
+"""The auth service (middle_auth): the token this client uses, and token and user look-ups."""
+
+from __future__ import annotations
+
+import os
+import webbrowser
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from dafgen.auth_v1.api.auth import (
+    create_token,
+    get_group_users,
+    get_user_cache,
+    get_user_me,
+    get_user_tokens,
+    get_usernames,
+)
+from dafgen.auth_v1.models import ApiKey, GroupMember, User, UserCache, UserName
+
+from dafclient import _generated as gen
+from dafclient._context import ApiVersions
+from dafclient._plan import Plan, async_op, read_json, sync_op
+from dafclient._service import AsyncBinding, ServiceClient, SyncBinding
+from dafclient.errors import InputError, ResponseFormatError
+from dafclient.ids import as_id_array
+from dafclient.tokens import (
+    DEFAULT_TOKEN_KEY,
+    default_token_file,
+    read_token_file,
+    write_token_file,
+)
+
+AUTH_API = ApiVersions("auth", known=(1,), versions_path=None)
+
+
+class AuthClientBase(ServiceClient):
+    """Plans and token handling of the auth client; see :class:`AuthClient`."""
+
+    API = AUTH_API
+
+    def __init__(
+        self,
+        *args: Any,
+        token_file: str | os.PathLike[str] | None = None,
+        token_key: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._token_file = Path(token_file).expanduser() if token_file else default_token_file()
+        self._token_key = token_key or DEFAULT_TOKEN_KEY
+
+    # -- the token in use ---------------------------------------------------------------------
+    @property
+    def token(self) -> str | None:
+        """The token sent to the DAF servers (``None`` if there is none)."""
+        return self._ctx.auth.token
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        self._ctx.auth.set_token(value)
+
+    @property
+    def request_header(self) -> dict[str, str]:
+        """The ``Authorization`` header this client sends to its servers."""
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    @property
+    def server_address(self) -> str:
+        return self._explicit_server or self._ctx.server_address
+
+    def get_token(self, token_key: str | None = None) -> str | None:
+        """Read the token stored under ``token_key`` in this client's token file."""
+        return read_token_file(self._token_file, token_key or self._token_key)
+
+    def save_token(
+        self,
+        token: str | None = None,
+        token_key: str = DEFAULT_TOKEN_KEY,
+        overwrite: bool = False,
+        token_file: str | os.PathLike[str] | None = None,
+        switch_token: bool = True,
+    ) -> Path:
+        """Save ``token`` (default: the current one) to a token file and return its path.
+
+        The file is written atomically and readable only by you; an existing different token is
+        kept unless ``overwrite=True``. With ``switch_token`` the client uses the saved token.
+        """
+        value = token if token is not None else self.token
+        if value is None:
+            raise InputError("token: there is no token to save")
+        path = Path(token_file).expanduser() if token_file else self._token_file
+        written = write_token_file(path, value, key=token_key, overwrite=overwrite)
+        if switch_token:
+            self.token = value
+            self._token_file, self._token_key = path, token_key
+        return written
+
+    def get_new_token(self, open: bool = False) -> str:
+        """How to get a new token (opens the token page in a browser only if ``open=True``)."""
+        url = f"{self.server_address}/auth/api/v1/create_token"
+        if open:
+            webbrowser.open(url)
+        return (
+            f"Log in and create a token at {url}, then save it with "
+            "client.auth.save_token(token=...)."
+        )
+
+    def __repr__(self) -> str:
+        state = "set" if self.token else "none"
+        return f"{type(self).__name__}(server={self.server_address!r}, token={state})"
+
+    # -- plans --------------------------------------------------------------------------------
+    def _get_tokens(self) -> Plan[list[ApiKey]]:
+        """Your API tokens, newest first."""
+        request = gen.call(get_user_tokens, (yield from self._server()))
+        return gen.parse_list(ApiKey, request, (yield request))
+
+    def _create_token(self) -> Plan[str]:
+        """Create a new API token (older tokens stay valid) and return it."""
+        request = gen.call(create_token, (yield from self._server()), idempotent=False)
+        token = read_json(request, (yield request))
+        if not isinstance(token, str):
+            raise ResponseFormatError(
+                "expected a token string", method=request.method, url=request.url
+            )
+        return token
+
+    def _get_user_cache(self) -> Plan[UserCache]:
+        """Your identity, groups and per-dataset permissions, as services see them."""
+        request = gen.call(get_user_cache, (yield from self._server()))
+        return gen.parse(UserCache, request, (yield request))
+
+    def _get_user_me(self) -> Plan[User]:
+        """Your user record."""
+        request = gen.call(get_user_me, (yield from self._server()))
+        return gen.parse(User, request, (yield request))
+
+    def _get_user_information(self, user_ids: Iterable[int] | int) -> Plan[list[UserName]]:
+        """Names of users by id."""
+        ids = ",".join(str(i) for i in as_id_array(user_ids, name="user_ids").tolist())
+        request = gen.call(get_usernames, (yield from self._server()), id=ids)
+        return gen.parse_list(UserName, request, (yield request))
+
+    def _get_group_users(self, group_id: int) -> Plan[list[GroupMember]]:
+        """Members of a group (needs an admin role)."""
+        request = gen.call(get_group_users, (yield from self._server()), group_id=group_id)
+        return gen.parse_list(GroupMember, request, (yield request))
+
+
+class AuthClient(SyncBinding, AuthClientBase):
+    """Your token, and the auth service's token and user look-ups.
+
+    The token is attached only to this client's DAF servers. It never appears in ``repr``,
+    exceptions or logs.
+    """
+
+    get_tokens = sync_op(AuthClientBase._get_tokens)
+    create_token = sync_op(AuthClientBase._create_token)
+    get_user_cache = sync_op(AuthClientBase._get_user_cache)
+    get_user_me = sync_op(AuthClientBase._get_user_me)
+    get_user_information = sync_op(AuthClientBase._get_user_information)
+    get_group_users = sync_op(AuthClientBase._get_group_users)
+
+
+class AsyncAuthClient(AsyncBinding, AuthClientBase):
+    """:class:`AuthClient` with coroutine methods."""
+
+    get_tokens = async_op(AuthClientBase._get_tokens)
+    create_token = async_op(AuthClientBase._create_token)
+    get_user_cache = async_op(AuthClientBase._get_user_cache)
+    get_user_me = async_op(AuthClientBase._get_user_me)
+    get_user_information = async_op(AuthClientBase._get_user_information)
+    get_group_users = async_op(AuthClientBase._get_group_users)
