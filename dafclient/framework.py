@@ -20,6 +20,8 @@ from dafclient.config import (
 from dafclient.errors import ConfigurationError
 from dafclient.services.auth import AsyncAuthClient, AuthClient
 from dafclient.services.info import AsyncInfoServiceClient, InfoServiceClient
+from dafclient.services.schema import AsyncSchemaClient, SchemaClient
+from dafclient.services.state import AsyncJSONService, JSONService
 from dafclient.tokens import find_token
 from dafclient.transport import TokenAuth, TrustedServers, build_async_client, build_sync_client
 
@@ -138,6 +140,21 @@ class FrameworkClient(_FrameworkBase):
         """The info service client (datastack records and data sources)."""
         return InfoServiceClient(self._http, self._ctx)
 
+    @cached_property
+    def schema(self) -> SchemaClient:
+        """The schema service client (annotation types and their JSON Schemas)."""
+        return SchemaClient(self._http, self._ctx)
+
+    @property
+    def schemas(self) -> SchemaClient:
+        """The original client's name for :attr:`schema`."""
+        return self.schema
+
+    @cached_property
+    def state(self) -> JSONService:
+        """The JSON state service client (Neuroglancer states)."""
+        return JSONService(self._http, self._ctx)
+
     def close(self) -> None:
         """Close the pooled connections."""
         self._http.close()
@@ -186,6 +203,21 @@ class AsyncFrameworkClient(_FrameworkBase):
     def info(self) -> AsyncInfoServiceClient:
         """The info service client."""
         return AsyncInfoServiceClient(self._http, self._ctx)
+
+    @cached_property
+    def schema(self) -> AsyncSchemaClient:
+        """The schema service client."""
+        return AsyncSchemaClient(self._http, self._ctx)
+
+    @property
+    def schemas(self) -> AsyncSchemaClient:
+        """The original client's name for :attr:`schema`."""
+        return self.schema
+
+    @cached_property
+    def state(self) -> AsyncJSONService:
+        """The JSON state service client."""
+        return AsyncJSONService(self._http, self._ctx)
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
