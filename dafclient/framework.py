@@ -19,6 +19,7 @@ from dafclient.config import (
 )
 from dafclient.errors import ConfigurationError
 from dafclient.services.auth import AsyncAuthClient, AuthClient
+from dafclient.services.chunkedgraph import AsyncChunkedGraphClient, ChunkedGraphClient
 from dafclient.services.info import AsyncInfoServiceClient, InfoServiceClient
 from dafclient.services.schema import AsyncSchemaClient, SchemaClient
 from dafclient.services.state import AsyncJSONService, JSONService
@@ -83,6 +84,13 @@ class _FrameworkBase:
     def dataset_name(self) -> str | None:
         """The original client's name for :attr:`datastack_name`."""
         return self._ctx.datastack_name
+
+    def _require_datastack(self, service: str) -> None:
+        if not self.datastack_name:
+            raise ConfigurationError(
+                f"{service} needs a datastack: this client is global-only "
+                "(pass datastack_name= to the framework client)"
+            )
 
     def __repr__(self) -> str:
         token = "set" if self._ctx.auth.token else "none"
@@ -155,6 +163,12 @@ class FrameworkClient(_FrameworkBase):
         """The JSON state service client (Neuroglancer states)."""
         return JSONService(self._http, self._ctx)
 
+    @cached_property
+    def chunkedgraph(self) -> ChunkedGraphClient:
+        """The datastack's chunkedgraph (segmentation) client."""
+        self._require_datastack("chunkedgraph")
+        return ChunkedGraphClient(self._http, self._ctx)
+
     def close(self) -> None:
         """Close the pooled connections."""
         self._http.close()
@@ -218,6 +232,12 @@ class AsyncFrameworkClient(_FrameworkBase):
     def state(self) -> AsyncJSONService:
         """The JSON state service client."""
         return AsyncJSONService(self._http, self._ctx)
+
+    @cached_property
+    def chunkedgraph(self) -> AsyncChunkedGraphClient:
+        """The datastack's chunkedgraph (segmentation) client."""
+        self._require_datastack("chunkedgraph")
+        return AsyncChunkedGraphClient(self._http, self._ctx)
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
