@@ -18,6 +18,7 @@ from dafclient.config import (
     normalize_server,
 )
 from dafclient.errors import ConfigurationError
+from dafclient.services.annotation import AnnotationClient, AsyncAnnotationClient
 from dafclient.services.auth import AsyncAuthClient, AuthClient
 from dafclient.services.chunkedgraph import AsyncChunkedGraphClient, ChunkedGraphClient
 from dafclient.services.info import AsyncInfoServiceClient, InfoServiceClient
@@ -169,6 +170,12 @@ class FrameworkClient(_FrameworkBase):
         self._require_datastack("chunkedgraph")
         return ChunkedGraphClient(self._http, self._ctx)
 
+    @cached_property
+    def annotation(self) -> AnnotationClient:
+        """The datastack's annotation (AnnotationEngine) client."""
+        self._require_datastack("annotation")
+        return AnnotationClient(self._http, self._ctx)
+
     def close(self) -> None:
         """Close the pooled connections."""
         self._http.close()
@@ -238,6 +245,12 @@ class AsyncFrameworkClient(_FrameworkBase):
         """The datastack's chunkedgraph (segmentation) client."""
         self._require_datastack("chunkedgraph")
         return AsyncChunkedGraphClient(self._http, self._ctx)
+
+    @cached_property
+    def annotation(self) -> AsyncAnnotationClient:
+        """The datastack's annotation (AnnotationEngine) client."""
+        self._require_datastack("annotation")
+        return AsyncAnnotationClient(self._http, self._ctx)
 
     async def aclose(self) -> None:
         """Close the pooled connections."""

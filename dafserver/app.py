@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dafserver import errors
 from dafserver.auth.guard import AuthFailure, auth_failure_response
 from dafserver.deployment import Deployment
-from dafserver.services import info, nglstate, schema
+from dafserver.services import auth_routes, info, nglstate, schema
 
 
 def create_app(deployment: Deployment) -> FastAPI:
@@ -30,6 +30,6 @@ def create_app(deployment: Deployment) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.validation_error_handler)
     app.add_exception_handler(errors.ServiceError, errors.service_error_handler)
     app.add_exception_handler(StarletteHTTPException, errors.http_error_handler)
-    for service in (info, schema, nglstate):
+    for service in (info, schema, nglstate, auth_routes):
         app.include_router(service.build_router())
     return app

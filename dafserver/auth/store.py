@@ -15,6 +15,15 @@ from dafserver.auth import tables as t
 PERMISSION_LEVELS = {"view": 1, "edit": 2}
 """Legacy numeric permission levels (``permissions`` in the user cache)."""
 
+API_KEY_TTL = -1
+"""Redis TTL reported for an API key: it never expires."""
+
+MAX_DB_INT = 2**63 - 1
+"""Largest integer the database stores; larger ids cannot match a row."""
+
+_IN_CHUNK = 500
+"""Ids per ``IN (...)`` query, well under SQLite's bound-parameter limit."""
+
 
 def new_token() -> str:
     """An opaque API key in middle_auth's format: 32 lowercase hex characters."""
@@ -270,3 +279,154 @@ class AuthStore:
             query = query.where(t.service_tables.c.service_name == service)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query).all()]
+
+    # -- middle_auth routes: accounts, key management, permission objects ---------------------
+    def create_service_account(self, name: str, email: str, parent_id: int) -> int:
+        """Create a service account (a user with ``parent_id`` set) owned by ``parent_id``."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                insert(t.users).values(
+                    name=name,
+                    email=email,
+                    admin=False,
+                    pi="",
+                    parent_id=parent_id,
+                    created=time.time(),
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def token_ttl(self, user_id: int, key: str) -> int | None:
+        """Seconds until ``key`` expires (-1: API keys never expire), None unless ``user_id`` owns it."""
+        return API_KEY_TTL if self.token_owner(key) == user_id else None
+
+    def replace_single_token(self, user_id: int) -> str | None:
+        """Replace the user's only API key by a new one (``refresh_token``); None with several keys."""
+        token = new_token()
+        now = time.time()
+        with self.engine.begin() as conn:
+            keys = conn.execute(
+                select(t.api_keys.c.id).where(t.api_keys.c.user_id == user_id)
+            ).all()
+            if len(keys) > 1:
+                return None
+            conn.execute(delete(t.api_keys).where(t.api_keys.c.user_id == user_id))
+            conn.execute(
+                insert(t.api_keys).values(
+                    user_id=user_id, key=token, description=None, created=now, updated=now
+                )
+            )
+        return token
+
+    def has_admin_role(self, user_id: int) -> bool:
+        """Superadmin, dataset admin, group admin or service account (middle_auth 2.30's guard).
+
+        The schema has no dataset-admin or group-admin relation, so only the first and the last
+        can hold here.
+        """
+        record = self.user_record(user_id)
+        if record is None:
+            return False
+        return bool(record["admin"]) or record["parent_id"] is not None
+
+    def users_by_ids(self, ids: Iterable[int]) -> list[dict[str, Any]]:
+        """Users (service accounts included) among ``ids``, by id; out-of-range ids match nothing."""
+        wanted = sorted({i for i in ids if 0 <= i <= MAX_DB_INT})
+        rows: list[dict[str, Any]] = []
+        for start in range(0, len(wanted), _IN_CHUNK):
+            rows.extend(self.users(wanted[start : start + _IN_CHUNK]))
+        return sorted(rows, key=lambda row: int(row["id"]))
+
+    def users_matching(self, field: str, text: str) -> list[dict[str, Any]]:
+        """Users whose ``field`` (``email`` or ``name``) contains ``text``, ignoring case, by id."""
+        if field not in ("email", "name"):
+            raise ValueError(f"cannot search users by {field!r}")
+        needle = text.casefold()
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.users).order_by(t.users.c.id)).all()
+        return [dict(row._mapping) for row in rows if needle in str(row._mapping[field]).casefold()]
+
+    def human_users(self) -> list[dict[str, Any]]:
+        """Every account that is not a service account, by id."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.users).where(t.users.c.parent_id.is_(None)).order_by(t.users.c.id)
+            ).all()
+        return [dict(row._mapping) for row in rows]
+
+    def group_users(self, group_id: int) -> list[dict[str, Any]]:
+        """Human members of a group as ``{"id", "name", "admin"}``; an unknown group gives ``[]``.
+
+        ``admin`` is the group-admin flag, which the schema does not record, so it is False.
+        """
+        if not 0 <= group_id <= MAX_DB_INT:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.users.c.id, t.users.c.name)
+                .join(t.user_groups, t.user_groups.c.user_id == t.users.c.id)
+                .where((t.user_groups.c.group_id == group_id) & t.users.c.parent_id.is_(None))
+                .order_by(t.users.c.id)
+            ).all()
+        return [{"id": int(row.id), "name": str(row.name), "admin": False} for row in rows]
+
+    def administered_groups(self, user_id: int) -> list[str]:
+        """Names of the groups the user administers (none: the schema has no group-admin flag)."""
+        return []
+
+    def administered_datasets(self, user_id: int) -> list[dict[str, Any]]:
+        """``{"id", "name"}`` of the datasets the user administers (none: no dataset-admin table)."""
+        return []
+
+    def user_cache(self, user_id: int) -> dict[str, Any] | None:
+        """The permission object middle_auth caches per token (``GET /user/cache``), or None."""
+        if not 0 <= user_id <= MAX_DB_INT:
+            return None
+        record = self.user_record(user_id)
+        if record is None:
+            return None
+        groups, permissions = self._groups_and_permissions(user_id)
+        permissions_v2 = {
+            dataset: sorted(names, key=_permission_order) for dataset, names in permissions.items()
+        }
+        legacy = {
+            dataset: max((PERMISSION_LEVELS.get(name, 0) for name in names), default=0)
+            for dataset, names in permissions_v2.items()
+        }
+        return {
+            "id": int(record["id"]),
+            "parent_id": record["parent_id"],
+            "service_account": record["parent_id"] is not None,
+            "name": str(record["name"]),
+            "email": str(record["email"]),
+            "admin": bool(record["admin"]),
+            "pi": str(record["pi"]),
+            "affiliations": [[]],
+            "groups": list(groups),
+            "permissions": legacy,
+            "permissions_v2": permissions_v2,
+            # No dataset asks for terms of service, so nothing is held back from permissions_v2.
+            "permissions_v2_ignore_tos": {k: list(v) for k, v in permissions_v2.items()},
+            "missing_tos": [],
+            "datasets_admin": [d["name"] for d in self.administered_datasets(user_id)],
+            "groups_admin": self.administered_groups(user_id),
+        }
+
+    # -- public roots (PyChunkedGraph tables): dafserver marks no root public ------------------
+    def table_has_public_roots(self, table_id: str) -> bool:
+        return False
+
+    def root_is_public(self, table_id: str, root_id: int) -> bool:
+        return False
+
+    def roots_all_public(self, table_id: str, root_ids: list[int]) -> bool:
+        """True when every listed root is public; duplicates count against it, as in production."""
+        public = {r for r in root_ids if self.root_is_public(table_id, r)}
+        return len(public) == len(root_ids) > 0
+
+
+def _permission_order(name: str) -> tuple[int, str]:
+    """middle_auth lists permissions by their row id: view, edit, then the others."""
+    return (PERMISSION_LEVELS.get(name, len(PERMISSION_LEVELS) + 1), name)

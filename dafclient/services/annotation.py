@@ -1,0 +1,422 @@
+"""The annotation service (AnnotationEngine): annotation tables and their rows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from dafgen.annotation_v2.api.annotation import (
+    create_table,
+    delete_annotations,
+    delete_table,
+    get_annotation_count,
+    get_annotations,
+    get_table_metadata,
+    get_tables,
+    post_annotations,
+    update_annotations,
+    update_table_metadata,
+)
+from dafgen.annotation_v2.models import TableMetadata
+
+from dafclient import _generated as gen
+from dafclient._context import ApiVersions
+from dafclient._plan import Plan, async_op, read_json, sync_op
+from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
+from dafclient.errors import InputError, ResponseFormatError
+from dafclient.ids import as_id_array
+
+ANNOTATION_API = ApiVersions("annotation", known=(2,), versions_path="/annotation/api/versions")
+
+MAX_ANNOTATIONS_PER_REQUEST = 10_000
+"""The AnnotationEngine's insertion limit per POST."""
+
+PERMISSIONS = ("PRIVATE", "GROUP", "PUBLIC")
+
+
+def annotation_json(value: Any) -> Any:
+    """``value`` made JSON-ready for the AnnotationEngine: numpy numbers become numbers (ids stay
+    exact), arrays lists, NaN and None become null."""
+    if isinstance(value, Mapping):
+        return {str(k): annotation_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [annotation_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return annotation_json(value.tolist())
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        number = float(value)
+        return None if math.isnan(number) else number
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def process_position_columns(
+    df: pd.DataFrame, position_columns: Iterable[str] | None = None
+) -> list[dict[str, Any]]:
+    """DataFrame rows as nested annotations: a ``{point}_position`` column becomes
+    ``{"{point}": {"position": [...]}}`` (other ``{point}_...`` columns join that point)."""
+    columns = (
+        list(position_columns)
+        if position_columns is not None
+        else [c for c in df.columns if str(c).endswith("_position")]
+    )
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(f"position_columns not in the DataFrame: {missing}")
+    points = {c: str(c).removesuffix("_position") for c in columns}
+    records = []
+    for row in df.to_dict(orient="records"):
+        item: dict[str, Any] = {}
+        for key, value in row.items():
+            if key in points:
+                item.setdefault(points[key], {})["position"] = value
+            else:
+                item[str(key)] = value
+        records.append(annotation_json(item))
+    return records
+
+
+def _as_records(
+    data: Mapping[str, Any] | Sequence[Mapping[str, Any]] | pd.DataFrame,
+) -> list[dict[str, Any]]:
+    if isinstance(data, pd.DataFrame):
+        return process_position_columns(data)
+    if isinstance(data, Mapping):
+        data = [data]
+    records = []
+    for index, item in enumerate(data):
+        if not isinstance(item, Mapping):
+            raise InputError(f"data: item {index} is a {type(item).__name__}, not a dict")
+        records.append(annotation_json(item))
+    return records
+
+
+class AnnotationClientBase(ServiceClient):
+    """Plans of the annotation client; see :class:`AnnotationClient`."""
+
+    API = ANNOTATION_API
+    LOCAL = True
+
+    def __init__(self, *args: Any, aligned_volume_name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._aligned_volume_name = aligned_volume_name
+
+    def _volume(self, aligned_volume_name: str | None) -> Plan[tuple[str, str]]:
+        server = yield from self._server()
+        yield from self._ctx.api_version(self.API, server)
+        name = aligned_volume_name or self._aligned_volume_name
+        if name is None:
+            name = (yield from datastack_record(self._ctx)).aligned_volume.name
+            self._aligned_volume_name = name
+        return server, name
+
+    def _get_aligned_volume_name(self) -> Plan[str]:
+        """The aligned volume whose tables this client works on."""
+        return (yield from self._volume(None))[1]
+
+    def _get_tables(self, aligned_volume_name: str | None = None) -> Plan[list[str]]:
+        """Names of the annotation tables (deleted ones included, as the service lists them)."""
+        server, volume = yield from self._volume(aligned_volume_name)
+        request = gen.call(get_tables, server, aligned_volume_name=volume)
+        data = read_json(request, (yield request))
+        if not isinstance(data, list):
+            raise ResponseFormatError(
+                "expected a list of table names", method="GET", url=request.url
+            )
+        return [str(name) for name in data]
+
+    def _get_table_metadata(
+        self, table_name: str, aligned_volume_name: str | None = None
+    ) -> Plan[TableMetadata]:
+        """A table's metadata (schema type, owner, voxel resolution, permissions...)."""
+        server, volume = yield from self._volume(aligned_volume_name)
+        request = gen.call(
+            get_table_metadata, server, aligned_volume_name=volume, table_name=table_name
+        )
+        return gen.parse(TableMetadata, request, (yield request))
+
+    def _get_annotation_count(
+        self, table_name: str, aligned_volume_name: str | None = None
+    ) -> Plan[int]:
+        """Rows in a table, superseded and deleted ones included."""
+        server, volume = yield from self._volume(aligned_volume_name)
+        request = gen.call(
+            get_annotation_count, server, aligned_volume_name=volume, table_name=table_name
+        )
+        return int(read_json(request, (yield request)))
+
+    def _create_table(
+        self,
+        table_name: str,
+        schema_name: str,
+        description: str = "",
+        voxel_resolution: Sequence[float] | None = None,
+        reference_table: str | None = None,
+        track_target_id_updates: bool | None = None,
+        flat_segmentation_source: str | None = None,
+        user_id: int | str | None = None,
+        aligned_volume_name: str | None = None,
+        write_permission: str = "PRIVATE",
+        read_permission: str = "PUBLIC",
+        notice_text: str | None = None,
+    ) -> Plan[str]:
+        """Create a table of annotation type ``schema_name`` and return its name.
+
+        ``voxel_resolution`` (nm per voxel of the positions you will post) defaults to the
+        datastack's viewer resolution.
+        """
+        for name, value in (
+            ("write_permission", write_permission),
+            ("read_permission", read_permission),
+        ):
+            if value not in PERMISSIONS:
+                raise InputError(f"{name} must be one of {PERMISSIONS}, got {value!r}")
+        if voxel_resolution is None:
+            record = yield from datastack_record(self._ctx)
+            voxel_resolution = (
+                record.viewer_resolution_x,
+                record.viewer_resolution_y,
+                record.viewer_resolution_z,
+            )  # type: ignore[assignment]
+        resolution = np.asarray(voxel_resolution, dtype=np.float64)
+        if (
+            resolution.shape != (3,)
+            or not np.all(np.isfinite(resolution))
+            or np.any(resolution <= 0)
+        ):
+            raise InputError(
+                f"voxel_resolution: expected 3 positive numbers, got {voxel_resolution!r}"
+            )
+        metadata: dict[str, Any] = {
+            "description": description,
+            "voxel_resolution_x": float(resolution[0]),
+            "voxel_resolution_y": float(resolution[1]),
+            "voxel_resolution_z": float(resolution[2]),
+            "read_permission": read_permission,
+            "write_permission": write_permission,
+        }
+        if user_id is not None:
+            metadata["user_id"] = str(user_id)
+        if flat_segmentation_source is not None:
+            metadata["flat_segmentation_source"] = flat_segmentation_source
+        if notice_text is not None:
+            metadata["notice_text"] = notice_text
+        if reference_table is not None:
+            options: dict[str, Any] = {"reference_table": reference_table}
+            if track_target_id_updates is not None:
+                options["track_target_id_updates"] = track_target_id_updates
+            metadata["table_metadata"] = options
+        body = {"table_name": table_name, "schema_type": schema_name, "metadata": metadata}
+        server, volume = yield from self._volume(aligned_volume_name)
+        request = gen.call(create_table, server, aligned_volume_name=volume, body=gen.RawBody(body))
+        response = yield request
+        return response.text.strip()
+
+    def _update_metadata(
+        self,
+        table_name: str,
+        description: str | None = None,
+        flat_segmentation_source: str | None = None,
+        read_permission: str | None = None,
+        write_permission: str | None = None,
+        user_id: int | str | None = None,
+        notice_text: str | None = None,
+        aligned_volume_name: str | None = None,
+    ) -> Plan[TableMetadata]:
+        """Change a table's metadata (owner only); ``notice_text=""`` clears the notice."""
+        changes: dict[str, Any] = {}
+        for key, value in (
+            ("description", description),
+            ("flat_segmentation_source", flat_segmentation_source),
+            ("read_permission", read_permission),
+            ("write_permission", write_permission),
+            ("notice_text", notice_text),
+        ):
+            if value is not None:
+                changes[key] = value
+        for key in ("read_permission", "write_permission"):
+            if key in changes and changes[key] not in PERMISSIONS:
+                raise InputError(f"{key} must be one of {PERMISSIONS}, got {changes[key]!r}")
+        if user_id is not None:
+            changes["user_id"] = str(user_id)
+        server, volume = yield from self._volume(aligned_volume_name)
+        request = gen.call(
+            update_table_metadata,
+            server,
+            aligned_volume_name=volume,
+            body=gen.RawBody({"table_name": table_name, "metadata": changes}),
+        )
+        return gen.parse(TableMetadata, request, (yield request))
+
+    def _delete_table(self, table_name: str, aligned_volume_name: str | None = None) -> Plan[bool]:
+        """Mark a table deleted (owner only); its rows stay readable."""
+        server, volume = yield from self._volume(aligned_volume_name)
+        request = gen.call(delete_table, server, aligned_volume_name=volume, table_name=table_name)
+        return bool(read_json(request, (yield request)))
+
+    def _get_annotation(
+        self,
+        table_name: str,
+        annotation_ids: Iterable[int] | int,
+        aligned_volume_name: str | None = None,
+    ) -> Plan[list[dict[str, Any]]]:
+        """Rows by id, in the flat form (``pt_position``...); unknown ids are absent."""
+        ids = as_id_array(annotation_ids, name="annotation_ids")
+        if ids.size == 0:
+            return []
+        server, volume = yield from self._volume(aligned_volume_name)
+        request = gen.call(
+            get_annotations,
+            server,
+            aligned_volume_name=volume,
+            table_name=table_name,
+            annotation_ids=",".join(str(i) for i in ids.tolist()),
+        )
+        data = read_json(request, (yield request))
+        if not isinstance(data, list):
+            raise ResponseFormatError(
+                "expected a list of annotations", method="GET", url=request.url
+            )
+        return data
+
+    def _check_batch(self, records: list[dict[str, Any]]) -> None:
+        if len(records) > MAX_ANNOTATIONS_PER_REQUEST:
+            raise InputError(
+                f"{len(records)} annotations in one request; the service takes at most "
+                f"{MAX_ANNOTATIONS_PER_REQUEST}. Split them, or use the bulk upload helpers."
+            )
+
+    def _post_annotation(
+        self,
+        table_name: str,
+        data: Mapping[str, Any] | Sequence[Mapping[str, Any]] | pd.DataFrame,
+        aligned_volume_name: str | None = None,
+    ) -> Plan[list[int]]:
+        """Insert annotations (nested form, e.g. ``{"pt": {"position": [x, y, z]}, ...}``) and
+        return their new ids in order. Never retried automatically."""
+        records = _as_records(data)
+        self._check_batch(records)
+        server, volume = yield from self._volume(aligned_volume_name)
+        request = gen.call(
+            post_annotations,
+            server,
+            aligned_volume_name=volume,
+            table_name=table_name,
+            body=gen.RawBody({"annotations": records}),
+        )
+        ids = read_json(request, (yield request))
+        return [int(i) for i in ids]
+
+    def _post_annotation_df(
+        self,
+        table_name: str,
+        df: pd.DataFrame,
+        position_columns: Iterable[str] | None = None,
+        aligned_volume_name: str | None = None,
+    ) -> Plan[list[int]]:
+        """:meth:`post_annotation` from a DataFrame with ``{point}_position`` columns."""
+        records = process_position_columns(df, position_columns)
+        return (yield from self._post_annotation(table_name, records, aligned_volume_name))
+
+    def _update_annotation(
+        self,
+        table_name: str,
+        data: Mapping[str, Any] | Sequence[Mapping[str, Any]] | pd.DataFrame,
+        aligned_volume_name: str | None = None,
+    ) -> Plan[dict[int, int]]:
+        """Replace annotations (each with its ``id`` and full content); returns old id → new id."""
+        records = _as_records(data)
+        self._check_batch(records)
+        missing = [i for i, r in enumerate(records) if "id" not in r]
+        if missing:
+            raise InputError(
+                "every updated annotation needs its id", [f"item {i}: no 'id'" for i in missing]
+            )
+        server, volume = yield from self._volume(aligned_volume_name)
+        request = gen.call(
+            update_annotations,
+            server,
+            aligned_volume_name=volume,
+            table_name=table_name,
+            body=gen.RawBody({"annotations": records}),
+        )
+        mapping = read_json(request, (yield request))
+        return {int(k): int(v) for k, v in mapping.items()}
+
+    def _update_annotation_df(
+        self,
+        table_name: str,
+        df: pd.DataFrame,
+        position_columns: Iterable[str] | None = None,
+        aligned_volume_name: str | None = None,
+    ) -> Plan[dict[int, int]]:
+        """:meth:`update_annotation` from a DataFrame (an ``id`` column is required)."""
+        records = process_position_columns(df, position_columns)
+        return (yield from self._update_annotation(table_name, records, aligned_volume_name))
+
+    def _delete_annotation(
+        self,
+        table_name: str,
+        annotation_ids: Iterable[int] | int,
+        aligned_volume_name: str | None = None,
+    ) -> Plan[list[int]]:
+        """Mark annotations deleted; returns the ids found."""
+        ids = as_id_array(annotation_ids, name="annotation_ids")
+        server, volume = yield from self._volume(aligned_volume_name)
+        request = gen.call(
+            delete_annotations,
+            server,
+            aligned_volume_name=volume,
+            table_name=table_name,
+            body=gen.RawBody({"annotation_ids": [int(i) for i in ids.tolist()]}),
+        )
+        return [int(i) for i in read_json(request, (yield request))]
+
+
+class AnnotationClient(SyncBinding, AnnotationClientBase):
+    """Annotation tables of the datastack's aligned volume (local server).
+
+    Writes are never retried automatically: a POST that timed out may have landed.
+    """
+
+    process_position_columns = staticmethod(process_position_columns)
+    get_aligned_volume_name = sync_op(AnnotationClientBase._get_aligned_volume_name)
+    get_tables = sync_op(AnnotationClientBase._get_tables)
+    get_table_metadata = sync_op(AnnotationClientBase._get_table_metadata)
+    get_annotation_count = sync_op(AnnotationClientBase._get_annotation_count)
+    create_table = sync_op(AnnotationClientBase._create_table)
+    update_metadata = sync_op(AnnotationClientBase._update_metadata)
+    delete_table = sync_op(AnnotationClientBase._delete_table)
+    get_annotation = sync_op(AnnotationClientBase._get_annotation)
+    post_annotation = sync_op(AnnotationClientBase._post_annotation)
+    post_annotation_df = sync_op(AnnotationClientBase._post_annotation_df)
+    update_annotation = sync_op(AnnotationClientBase._update_annotation)
+    update_annotation_df = sync_op(AnnotationClientBase._update_annotation_df)
+    delete_annotation = sync_op(AnnotationClientBase._delete_annotation)
+
+
+class AsyncAnnotationClient(AsyncBinding, AnnotationClientBase):
+    """:class:`AnnotationClient` with coroutine methods."""
+
+    process_position_columns = staticmethod(process_position_columns)
+    get_aligned_volume_name = async_op(AnnotationClientBase._get_aligned_volume_name)
+    get_tables = async_op(AnnotationClientBase._get_tables)
+    get_table_metadata = async_op(AnnotationClientBase._get_table_metadata)
+    get_annotation_count = async_op(AnnotationClientBase._get_annotation_count)
+    create_table = async_op(AnnotationClientBase._create_table)
+    update_metadata = async_op(AnnotationClientBase._update_metadata)
+    delete_table = async_op(AnnotationClientBase._delete_table)
+    get_annotation = async_op(AnnotationClientBase._get_annotation)
+    post_annotation = async_op(AnnotationClientBase._post_annotation)
+    post_annotation_df = async_op(AnnotationClientBase._post_annotation_df)
+    update_annotation = async_op(AnnotationClientBase._update_annotation)
+    update_annotation_df = async_op(AnnotationClientBase._update_annotation_df)
+    delete_annotation = async_op(AnnotationClientBase._delete_annotation)
