@@ -24,6 +24,8 @@ def to_epoch_seconds(value: TimestampLike | Any, *, name: str = "timestamp") -> 
     """Unix seconds (UTC) for ``value``; raises :class:`InputError` naming ``name`` if invalid."""
     if isinstance(value, bool):
         raise InputError(f"{name}: expected a datetime or unix seconds, got a bool")
+    if value is pd.NaT:
+        raise InputError(f"{name}: NaT is not a point in time")
     if isinstance(value, pd.Timestamp):
         if pd.isna(value):
             raise InputError(f"{name}: NaT is not a point in time")

@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dafserver import errors
 from dafserver.auth.guard import AuthFailure, auth_failure_response
 from dafserver.deployment import Deployment
-from dafserver.services import auth_routes, info, nglstate, schema
+from dafserver.services import annotation, auth_routes, info, nglstate, schema
 
 
 def create_app(deployment: Deployment) -> FastAPI:
@@ -26,10 +26,11 @@ def create_app(deployment: Deployment) -> FastAPI:
     app.state.nglstate = deployment.nglstate
     app.state.info = deployment.info
     app.state.schemas = deployment.schemas
+    app.state.annotation = deployment.annotation
     app.add_exception_handler(AuthFailure, auth_failure_response)
     app.add_exception_handler(RequestValidationError, errors.validation_error_handler)
     app.add_exception_handler(errors.ServiceError, errors.service_error_handler)
     app.add_exception_handler(StarletteHTTPException, errors.http_error_handler)
-    for service in (info, schema, nglstate, auth_routes):
+    for service in (auth_routes, info, schema, annotation, nglstate):
         app.include_router(service.build_router())
     return app

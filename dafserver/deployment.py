@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from dafserver.auth.store import AuthStore
 from dafserver.db import default_database_url, make_engine
+from dafserver.services.annotation_store import AnnotationStore
 from dafserver.services.info_store import InfoStore
 from dafserver.services.nglstate_store import StateStore
 from dafserver.services.schema_catalog import SchemaCatalog, load_catalog
@@ -27,6 +28,7 @@ class Deployment:
     auth: AuthStore
     nglstate: StateStore
     info: InfoStore
+    annotation: AnnotationStore
     schemas: SchemaCatalog
     admin_token: str
 
@@ -51,6 +53,7 @@ class Deployment:
             auth=auth,
             nglstate=StateStore(engine),
             info=InfoStore(engine),
+            annotation=AnnotationStore(engine),
             schemas=load_catalog(),
             admin_token=admin_token,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 import time
@@ -66,6 +67,9 @@ def running_server(
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("dafserver did not start")
         time.sleep(0.005)
+    # The deployment's long-lived objects never need collecting; freezing them keeps the
+    # collector from rescanning them while large request bodies are parsed.
+    gc.freeze()
     try:
         yield LocalServer(
             base_url=f"http://{host}:{bound_port}",

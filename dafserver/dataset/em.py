@@ -37,8 +37,8 @@ def synthetic_em(labels: npt.NDArray[np.uint32], rng: np.random.Generator) -> np
     image = shade[labels]
     image[membrane_mask(labels)] = MEMBRANE
     image += rng.integers(-NOISE, NOISE + 1, size=labels.shape, dtype=np.int16)
-    section = rng.integers(
-        -SECTION_JITTER, SECTION_JITTER + 1, size=labels.shape[2], dtype=np.int16
+    section = np.asarray(
+        rng.integers(-SECTION_JITTER, SECTION_JITTER + 1, size=(labels.shape[2],)), dtype=np.int16
     )
     image += section[None, None, :]
     np.clip(image, 0, 255, out=image)

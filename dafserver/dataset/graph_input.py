@@ -42,18 +42,18 @@ def _face_keys(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32], base: int) 
     touching = (a != b) & (a != 0) & (b != 0)
     left = a[touching].astype(np.int64)
     right = b[touching].astype(np.int64)
-    return np.minimum(left, right) * base + np.maximum(left, right)
+    return np.asarray(np.minimum(left, right) * base + np.maximum(left, right), dtype=np.int64)
 
 
 def contacts(dense: npt.NDArray[np.uint32]) -> tuple[IntArray, IntArray]:
     """Adjacent label pairs of a label volume: (pairs int64[E, 2] with low < high, areas int64[E]).
 
-    The volume is scanned in slabs along x; a pair that touches across a slab boundary touches
-    only there, so the per-slab results are disjoint and need no global deduplication.
+    The volume is scanned in slabs along x (to bound memory); per-slab counts are merged at
+    the end, so labels may cross slab boundaries.
     """
     base = int(dense.max(initial=0)) + 1
-    pairs: list[IntArray] = []
-    areas: list[IntArray] = []
+    slab_keys: list[IntArray] = []
+    slab_counts: list[IntArray] = []
     size_x = dense.shape[0]
     for x0 in range(0, size_x, SLAB_WIDTH):
         x1 = min(x0 + SLAB_WIDTH, size_x)
@@ -66,11 +66,14 @@ def contacts(dense: npt.NDArray[np.uint32]) -> tuple[IntArray, IntArray]:
         if x1 < size_x:
             keys.append(_face_keys(dense[x1 - 1], dense[x1], base))
         unique, counts = np.unique(np.concatenate(keys), return_counts=True)
-        pairs.append(np.stack([unique // base, unique % base], axis=1))
-        areas.append(counts.astype(np.int64))
-    if not pairs:
+        slab_keys.append(unique)
+        slab_counts.append(counts.astype(np.int64))
+    if not slab_keys:
         return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(pairs), np.concatenate(areas)
+    merged, inverse = np.unique(np.concatenate(slab_keys), return_inverse=True)
+    areas = np.bincount(inverse, weights=np.concatenate(slab_counts), minlength=merged.size)
+    pairs = np.stack([merged // base, merged % base], axis=1).astype(np.int64)
+    return pairs, np.rint(areas).astype(np.int64)
 
 
 def build_graph_input(partition: SupervoxelPartition, rng: np.random.Generator) -> GraphInput:

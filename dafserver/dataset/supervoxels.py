@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from dafserver.chunkedgraph.meta import GraphMeta
 from dafserver.dataset.sizes import SizePreset
 
 N_TESSELLATIONS = 4
@@ -53,9 +54,10 @@ def tessellation(
     spacing wide in every direction.
     """
     step = np.asarray(spacing, dtype=np.float64)
-    cells = np.array([-(-shape[d] // spacing[d]) for d in range(3)])
+    counts = tuple(-(-shape[d] // spacing[d]) for d in range(3))
+    cells = np.array(counts)
     jitter = rng.uniform(-SEED_JITTER / 2, SEED_JITTER / 2, size=(*cells, 3))
-    seeds = np.indices(cells).transpose(1, 2, 3, 0) + 0.5 + jitter  # in units of spacing
+    seeds = np.indices(counts).transpose(1, 2, 3, 0) + 0.5 + jitter  # in units of spacing
     centres = [(np.arange(shape[d]) + 0.5) / step[d] for d in range(3)]
     base = [np.minimum(np.floor(centres[d]).astype(np.int64), cells[d] - 1) for d in range(3)]
     best = np.full(shape, np.inf)
@@ -77,6 +79,27 @@ def tessellation(
                 cell = (ix * cells[1] + iy) * cells[2] + iz
                 owner[closer] = np.broadcast_to(cell, shape)[closer]
     return owner.astype(np.uint32), int(np.prod(cells))
+
+
+def _cut_chunk(
+    labels: npt.NDArray[np.uint32], cells: npt.NDArray[np.uint32], n_cells: int, n_labels: int
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    """Supervoxels of one chunk: (segment id per voxel, 0 = background; neuron and voxel count
+    of each segment id from 1), numbered by neuron label, then by cell."""
+    foreground = labels > 0
+    present = np.bincount(labels.ravel(), minlength=n_labels) > 0
+    present[0] = False
+    n_present = int(present.sum())
+    if n_present == 0:
+        return np.zeros(labels.shape, np.uint32), np.zeros(0, np.uint32), np.zeros(0, np.int64)
+    rank = np.cumsum(present) - 1  # index of each neuron label among those present
+    key = np.where(foreground, rank[labels] * n_cells + cells, 0)
+    per_key = np.bincount(key[foreground], minlength=n_present * n_cells)
+    used = per_key > 0
+    segment_of_key = np.cumsum(used)
+    segments = np.where(foreground, segment_of_key[key], 0).astype(np.uint32)
+    owners = np.flatnonzero(present)[np.flatnonzero(used) // n_cells].astype(np.uint32)
+    return segments, owners, per_key[used].astype(np.int64)
 
 
 def partition_supervoxels(
@@ -115,24 +138,34 @@ def partition_supervoxels(
                 cells = cells[
                     :: -1 if flips[0] else 1, :: -1 if flips[1] else 1, :: -1 if flips[2] else 1
                 ][: labels.shape[0], : labels.shape[1], : labels.shape[2]]
-                present = np.bincount(labels.ravel(), minlength=n_labels) > 0
-                present[0] = False
-                local = np.cumsum(present) - 1
-                key = local[labels] * n_cells + cells
-                foreground = labels > 0
-                per_key = np.bincount(key[foreground], minlength=int(present.sum()) * n_cells)
-                used = per_key > 0
-                segment_of_key = np.cumsum(used)
-                n_new = int(segment_of_key[-1]) if segment_of_key.size else 0
-                dense[window] = np.where(foreground, segment_of_key[key] + total, 0)
-                used_keys = np.flatnonzero(used)
-                ids.append(chunk_ids[cx, cy, cz] | np.arange(1, n_new + 1, dtype=np.uint64))
-                owners.append(np.flatnonzero(present)[used_keys // n_cells].astype(np.uint32))
-                counts.append(per_key[used].astype(np.int64))
-                total += n_new
+                segments, owner, count = _cut_chunk(labels, cells, n_cells, n_labels)
+                dense[window] = np.where(segments > 0, segments + np.uint32(total), 0)
+                ids.append(chunk_ids[cx, cy, cz] | np.arange(1, owner.size + 1, dtype=np.uint64))
+                owners.append(owner)
+                counts.append(count)
+                total += owner.size
     return SupervoxelPartition(
         dense=dense,
         ids=np.concatenate(ids) if ids else np.zeros(0, dtype=np.uint64),
         neurons=np.concatenate(owners) if owners else np.zeros(0, dtype=np.uint32),
         voxel_counts=np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64),
     )
+
+
+def central_voxel(
+    segmentation: npt.NDArray[np.uint64], meta: GraphMeta, supervoxel: int | np.uint64
+) -> npt.NDArray[np.int64]:
+    """The voxel of ``supervoxel`` closest to its centroid (volume-relative ``int64[3]``).
+
+    Only the supervoxel's own atomic chunk is searched.
+    """
+    coords = meta.layout.get_chunk_coords(supervoxel)[0]
+    low = coords * np.asarray(meta.chunk_size)
+    high = low + np.asarray(meta.chunk_size)
+    window = segmentation[low[0] : high[0], low[1] : high[1], low[2] : high[2]]
+    voxels = np.argwhere(window == np.uint64(supervoxel))
+    if voxels.shape[0] == 0:
+        raise ValueError(f"supervoxel {int(supervoxel)} has no voxel in its chunk")
+    centre = voxels.mean(axis=0)
+    closest = voxels[np.argmin(((voxels - centre) ** 2).sum(axis=1))]
+    return np.asarray(closest + low, dtype=np.int64)
