@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from dafserver.auth.store import AuthStore
+from dafserver.chunkedgraph.graph import ChunkedGraph
+from dafserver.chunkedgraph.store import GraphStore
+from dafserver.dataset.builder import build_dataset
+from dafserver.dataset.manifest import DatasetManifest
 from dafserver.db import default_database_url, make_engine
+from dafserver.seed import seed_deployment
 from dafserver.services.annotation_store import AnnotationStore
 from dafserver.services.info_store import InfoStore
 from dafserver.services.nglstate_store import StateStore
@@ -31,6 +36,9 @@ class Deployment:
     annotation: AnnotationStore
     schemas: SchemaCatalog
     admin_token: str
+    manifest: DatasetManifest | None = None
+    graphs: dict[str, ChunkedGraph] = field(default_factory=dict)
+    """Chunkedgraphs by table id."""
 
     @classmethod
     def open(
@@ -38,16 +46,24 @@ class Deployment:
         data_dir: Path,
         *,
         database_url: str | None = None,
-        size: str = "small",
+        size: str | None = "small",
         seed: int = 0,
     ) -> Deployment:
-        """Open the deployment in ``data_dir``, creating it (and its dataset) on first use."""
+        """Open the deployment in ``data_dir``, creating it on first use.
+
+        With a ``size``, the synthetic dataset of that size is built (once) and registered with
+        every service; ``size=None`` gives empty services (no datastack, no graph).
+        """
         data_dir = data_dir.resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(database_url or default_database_url(data_dir))
         auth = AuthStore(engine)
         admin_token = _ensure_admin(auth, data_dir)
-        return cls(
+        manifest = graph = None
+        if size is not None:
+            manifest = build_dataset(data_dir, size=size, seed=seed, engine=engine)
+            graph = ChunkedGraph.load(GraphStore(engine), manifest.graph.table_id)
+        deployment = cls(
             data_dir=data_dir,
             engine=engine,
             auth=auth,
@@ -56,7 +72,19 @@ class Deployment:
             annotation=AnnotationStore(engine),
             schemas=load_catalog(),
             admin_token=admin_token,
+            manifest=manifest,
+            graphs={} if graph is None else {graph.table_id: graph},
         )
+        if manifest is not None:
+            seed_deployment(deployment, manifest)
+        return deployment
+
+    @property
+    def graph(self) -> ChunkedGraph:
+        """The chunkedgraph of the deployment's dataset."""
+        if self.manifest is None:
+            raise LookupError("this deployment has no dataset")
+        return self.graphs[self.manifest.graph.table_id]
 
     def close(self) -> None:
         self.engine.dispose()

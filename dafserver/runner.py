@@ -43,7 +43,7 @@ def running_server(
     *,
     host: str = "127.0.0.1",
     port: int = 0,
-    size: str = "small",
+    size: str | None = "small",
     seed: int = 0,
     database_url: str | None = None,
 ) -> Iterator[LocalServer]:
@@ -88,7 +88,7 @@ def serve_forever(
     *,
     host: str = "127.0.0.1",
     port: int = 8080,
-    size: str = "small",
+    size: str | None = "small",
     seed: int = 0,
     database_url: str | None = None,
 ) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from dafserver.chunkedgraph.timeline import gather_ranges, lookup
+from dafserver.chunkedgraph.arrays import gather_ranges, lookup, unique_indices
 
 UInt64Array = npt.NDArray[np.uint64]
 Int64Array = npt.NDArray[np.int64]
@@ -120,7 +120,7 @@ class EdgeStore:
             extra_v = self._v[self._n_base :]
             touching = np.isin(extra_u, supervoxels) | np.isin(extra_v, supervoxels)
             parts.append(np.flatnonzero(touching) + self._n_base)
-        return np.unique(np.concatenate(parts))
+        return unique_indices(np.concatenate(parts), self.n_edges)
 
     def find(self, u: int, v: int) -> int:
         """Index of the edge between two supervoxel indices (either orientation), -1 if none."""

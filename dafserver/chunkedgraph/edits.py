@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dafserver.chunkedgraph.arrays import unique
 from dafserver.chunkedgraph.errors import NodeNotFound, OperationNotFound, PreconditionError
 from dafserver.chunkedgraph.ids import as_ids
 from dafserver.chunkedgraph.mincut import CutResult, local_mincut
@@ -160,13 +161,13 @@ def plan_split(
     if bool(np.any(sources == sinks)):
         raise PreconditionError("Requested split contains at least 1 self-loop.")
     index = supervoxel_indices(state, pairs.reshape(-1), "IDs must be supervoxels.")
-    if len(np.unique(_roots(state, pairs.reshape(-1), ms))) > 1:
+    if len(unique(_roots(state, pairs.reshape(-1), ms))) > 1:
         raise PreconditionError(SAME_OBJECT)
     edges = _find_edges(state, index.reshape(-1, 2))
     return EditPlan(
         OperationKind.SPLIT,
         pairs.reshape(-1),
-        deactivate=np.unique(edges[edges >= 0]),
+        deactivate=unique(edges[edges >= 0]),
         log={
             "removed_edges": pairs,
             "source_coords": voxel_coords(source_coords),
@@ -192,7 +193,7 @@ def _local_cut(
         )
     labels = np.concatenate([sources, sinks])
     supervoxel_indices(state, labels, "IDs must be supervoxels.")
-    roots = np.unique(_roots(state, labels, ms))
+    roots = unique(_roots(state, labels, ms))
     if len(roots) > 1:
         raise PreconditionError(SAME_OBJECT)
     box = None
@@ -236,7 +237,7 @@ def plan_multicut(
     bb_offset: npt.ArrayLike = DEFAULT_BB_OFFSET,
 ) -> EditPlan:
     """Remove the min-cut edges between sources and sinks (``MulticutOperation``)."""
-    sources, sinks = np.unique(as_ids(source_ids)), np.unique(as_ids(sink_ids))
+    sources, sinks = unique(as_ids(source_ids)), unique(as_ids(sink_ids))
     source_voxels, sink_voxels = voxel_coords(source_coords), voxel_coords(sink_coords)
     offset = np.asarray(bb_offset, dtype=np.int64).reshape(3)
     _, incident, cut = _local_cut(
@@ -246,7 +247,7 @@ def plan_multicut(
     return EditPlan(
         OperationKind.MULTICUT,
         np.concatenate([sources, sinks]),
-        deactivate=np.unique(removed),
+        deactivate=unique(removed),
         log={
             "removed_edges": state.edges.endpoint_ids(removed),
             "source_ids": as_ids(source_ids),
@@ -269,7 +270,7 @@ def split_components(
     bb_offset: npt.ArrayLike = DEFAULT_BB_OFFSET,
 ) -> tuple[bool, list[UInt64Array]]:
     """Split preview: ``(illegal_split, supervoxel components after the cut)``."""
-    sources, sinks = np.unique(as_ids(source_ids)), np.unique(as_ids(sink_ids))
+    sources, sinks = unique(as_ids(source_ids)), unique(as_ids(sink_ids))
     offset = np.asarray(bb_offset, dtype=np.int64).reshape(3)
     local, _, cut = _local_cut(
         state,
@@ -324,12 +325,12 @@ def plan_undo_redo(state: GraphState, operation_id: int, ms: int, *, undo: bool)
                 raise PreconditionError("All edges must exist.")
             if not state.edges.active_now(edges).any():
                 return None
-        if len(np.unique(_roots(state, touched, ms))) > 1:
+        if len(unique(_roots(state, touched, ms))) > 1:
             raise PreconditionError(SAME_OBJECT)
         return EditPlan(
             kind,
             touched,
-            deactivate=np.unique(edges[edges >= 0]),
+            deactivate=unique(edges[edges >= 0]),
             log={"removed_edges": pairs, **link},
         )
     edges = _edge_indices(state, pairs)
@@ -338,14 +339,14 @@ def plan_undo_redo(state: GraphState, operation_id: int, ms: int, *, undo: bool)
             raise PreconditionError("All edges must exist.")
         if state.edges.active_now(edges).all():
             return None
-    elif len(np.unique(_roots(state, touched, ms))) < 2:
+    elif len(unique(_roots(state, touched, ms))) < 2:
         raise PreconditionError(DIFFERENT_OBJECTS)
     index, _ = state.edges.sv_index(touched)
     missing = edges < 0
     return EditPlan(
         kind,
         touched,
-        activate=np.unique(edges[~missing]),
+        activate=unique(edges[~missing]),
         new_pairs=index.reshape(-1, 2)[missing],
         log={"added_edges": pairs, **link},
     )

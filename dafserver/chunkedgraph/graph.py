@@ -17,6 +17,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from dafserver.chunkedgraph import covering, edits, history, pathing, subgraph
+from dafserver.chunkedgraph.arrays import lookup, unique
 from dafserver.chunkedgraph.clock import now_ms, to_ms, to_seconds
 from dafserver.chunkedgraph.components import connected_components
 from dafserver.chunkedgraph.edges import EdgeStore
@@ -28,7 +29,7 @@ from dafserver.chunkedgraph.oplog import DEFAULT_BB_OFFSET
 from dafserver.chunkedgraph.rebuild import recompute
 from dafserver.chunkedgraph.state import GraphState, SegmentCounters
 from dafserver.chunkedgraph.store import BuildData, GraphStore, NewEdges, OperationWrite
-from dafserver.chunkedgraph.timeline import Timeline, lookup
+from dafserver.chunkedgraph.timeline import Timeline
 
 UInt64Array = npt.NDArray[np.uint64]
 Int64Array = npt.NDArray[np.int64]
@@ -317,7 +318,7 @@ class ChunkedGraph:
         end_timestamp: float | None = None,
     ) -> UInt64Array:
         """Sorted input ids having a cell (creation, parent version, retirement) in the range."""
-        ids = np.unique(as_ids(node_ids))
+        ids = unique(as_ids(node_ids))
         low = np.iinfo(np.int64).min if start_timestamp is None else to_ms(start_timestamp)
         high = np.iinfo(np.int64).max if end_timestamp is None else to_ms(end_timestamp)
         created = self.state.timeline.created_ms(ids)
@@ -600,7 +601,7 @@ class ChunkedGraph:
         labels = connected_components(
             len(index), np.searchsorted(index, u[inside]), np.searchsorted(index, v[inside])
         )
-        groups = [supervoxels[labels == label] for label in np.unique(labels)]
+        groups = [supervoxels[labels == label] for label in unique(labels)]
         source_group = next(i for i, g in enumerate(groups) if np.isin(sources[0], g))
         sink_group = next(i for i, g in enumerate(groups) if np.isin(sinks[0], g))
         order = [source_group] + ([sink_group] if sink_group != source_group else [])

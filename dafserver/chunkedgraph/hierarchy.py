@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from dafserver.chunkedgraph.arrays import unique, unique_inverse
 from dafserver.chunkedgraph.components import connected_components
 from dafserver.chunkedgraph.ids import IdLayout
 
@@ -60,7 +61,7 @@ def build_hierarchy(
         chunks = layer_chunk_ids(layout, layer, coords)
         inside = chunks[u] == chunks[v]
         labels = connected_components(len(current), u[inside], v[inside])
-        representatives, inverse = np.unique(labels, return_inverse=True)
+        representatives, inverse = unique_inverse(labels)
         rep_chunks = chunks[representatives]
         order = np.lexsort((representatives, rep_chunks))
         sorted_chunks = rep_chunks[order]
@@ -79,7 +80,7 @@ def build_hierarchy(
         between = u != v
         u, v = u[between], v[between]
         if u.size:
-            key = np.unique(np.minimum(u, v) * len(new_ids) + np.maximum(u, v))
+            key = unique(np.minimum(u, v) * len(new_ids) + np.maximum(u, v))
             u, v = key // len(new_ids), key % len(new_ids)
         current = new_ids
     all_parents.append(np.zeros(len(current), dtype=np.uint64))

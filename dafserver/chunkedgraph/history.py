@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from dafserver.chunkedgraph.arrays import unique
 from dafserver.chunkedgraph.clock import to_datetime, to_seconds
 from dafserver.chunkedgraph.errors import NodeNotFound, PreconditionError
 from dafserver.chunkedgraph.ids import as_ids
@@ -50,7 +51,7 @@ def lineage_graph(state: GraphState, node_ids: npt.ArrayLike, past_ms: int, futu
     after ``future_ms``. Node attributes: ``timestamp`` (creation, float seconds) and, on
     superseded roots, ``operation_id`` (the operation that retired them).
     """
-    queries = np.unique(as_ids(node_ids))
+    queries = unique(as_ids(node_ids))
     unknown = state.timeline.created_ms(queries) < 0
     if unknown.any():
         raise NodeNotFound(f"Unknown node {int(queries[unknown][0])}")
@@ -140,10 +141,10 @@ def tabular_change_log(
         current_roots = state.timeline.roots_at(supervoxels, root_ms)
         original_roots = state.timeline.roots_at(supervoxels, original_ms)
         if record.is_merge:
-            relevant = len(np.unique(original_roots)) != 1
+            relevant = len(unique(original_roots)) != 1
             in_neuron = bool(np.all(current_roots == root_id))
         else:
-            relevant = len(np.unique(current_roots)) != 1
+            relevant = len(unique(current_roots)) != 1
             in_neuron = bool(np.any(current_roots == root_id))
         columns["operation_id"].append(operation_id)
         columns["timestamp"].append(record.timestamp_ms)
@@ -233,7 +234,7 @@ def past_future_id_mapping(
             originals = [a for a in ancestors if in_degree[a] == 0]
             past_map[root] = np.asarray(originals, dtype=np.uint64)
     future_map: dict[int, int] = {}
-    past_ids = np.unique(np.concatenate(list(past_map.values()))) if past_map else []
+    past_ids = unique(np.concatenate(list(past_map.values()))) if past_map else []
     for past_id in [int(p) for p in past_ids]:
         descendants = [*nx.descendants(graph, past_id), past_id]
         degrees = [out_degree[d] for d in descendants]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from dafserver.chunkedgraph.arrays import lookup
 from dafserver.chunkedgraph.ids import as_ids
-from dafserver.chunkedgraph.timeline import lookup
 
 UInt64Array = npt.NDArray[np.uint64]
 Int64Array = npt.NDArray[np.int64]

@@ -15,6 +15,7 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
+from dafserver.chunkedgraph.arrays import unique
 from dafserver.chunkedgraph.components import connected_components
 from dafserver.chunkedgraph.errors import PostconditionError, PreconditionError
 
@@ -74,7 +75,7 @@ def _ordered_components(
     sinks: Int64Array,
 ) -> tuple[list[Int64Array], bool]:
     labels = connected_components(n_nodes, u, v)
-    groups = [nodes[labels[nodes] == label] for label in np.unique(labels[nodes])]
+    groups = [nodes[labels[nodes] == label] for label in unique(labels[nodes])]
     illegal = False
     for group in groups:
         has_source = np.isin(sources, group)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from dafserver.chunkedgraph.arrays import unique, unique_inverse
 from dafserver.chunkedgraph.components import connected_components
 from dafserver.chunkedgraph.errors import NodeNotFound
 from dafserver.chunkedgraph.hierarchy import layer_chunk_ids
@@ -52,7 +53,7 @@ def old_ancestors(state: GraphState, supervoxels: UInt64Array, ms: int) -> dict[
     chain: dict[int, UInt64Array] = {}
     current = supervoxels
     for layer in range(2, state.layout.n_layers + 1):
-        current = np.unique(state.timeline.parents_at(current, ms))
+        current = unique(state.timeline.parents_at(current, ms))
         if current.size == 0 or bool(np.any(current == 0)):
             raise NodeNotFound(f"nodes without a layer {layer} parent at {ms} ms")
         chain[layer] = current
@@ -107,7 +108,7 @@ def _group(
 ) -> tuple[UInt64Array, Int64Array]:
     """Components of members linked by edges (a, b); returns (new ids, group of each member)."""
     labels = connected_components(len(member_ids), a, b)
-    representatives, inverse = np.unique(labels, return_inverse=True)
+    representatives, inverse = unique_inverse(labels)
     group_chunks = member_chunks[representatives]
     smallest = np.full(len(representatives), np.iinfo(np.uint64).max, dtype=np.uint64)
     np.minimum.at(smallest, inverse, member_ids)
@@ -150,7 +151,7 @@ def recompute(
     for layer in range(2, n_layers + 1):
         if layer > 2:
             scope = np.flatnonzero(np.isin(obj.ancestors[layer], old[layer]))
-            members, member_of_sv = np.unique(current[scope], return_inverse=True)
+            members, member_of_sv = unique_inverse(current[scope])
             coords = layout.get_chunk_coords(members).reshape(-1, 3)
             member_chunks = layer_chunk_ids(layout, layer, coords)
             lookup_member = np.full(len(obj.supervoxels), -1, dtype=np.int64)

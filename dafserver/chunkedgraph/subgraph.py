@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from dafserver.chunkedgraph.arrays import unique_rows
 from dafserver.chunkedgraph.errors import PreconditionError
 from dafserver.chunkedgraph.ids import IdLayout, as_ids
 from dafserver.chunkedgraph.state import GraphState
@@ -121,7 +122,7 @@ def lvl2_graph(state: GraphState, node_id: int, chunk_box: Int64Array | None) ->
     a, b = l2_of[pos_u[inside]], l2_of[pos_v[inside]]
     different = a != b
     pairs = np.stack([np.minimum(a, b)[different], np.maximum(a, b)[different]], axis=1)
-    return np.unique(pairs, axis=0).reshape(-1, 2).astype(np.uint64)
+    return unique_rows(pairs).reshape(-1, 2).astype(np.uint64)
 
 
 def l2_chunk_children(

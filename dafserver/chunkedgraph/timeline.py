@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from dafserver.chunkedgraph.arrays import gather_ranges, lookup, unique, unique_inverse
 from dafserver.chunkedgraph.errors import NodeNotFound
 from dafserver.chunkedgraph.hierarchy import BaseHierarchy
 from dafserver.chunkedgraph.ids import IdLayout, as_ids
@@ -27,25 +28,6 @@ BoolArray = npt.NDArray[np.bool_]
 
 _EMPTY_U64: UInt64Array = np.zeros(0, dtype=np.uint64)
 _EMPTY_I64: Int64Array = np.zeros(0, dtype=np.int64)
-
-
-def lookup(sorted_ids: UInt64Array, queries: UInt64Array) -> tuple[Int64Array, BoolArray]:
-    """Positions of ``queries`` in ``sorted_ids`` and whether each one is present."""
-    if sorted_ids.size == 0:
-        return np.zeros(len(queries), dtype=np.int64), np.zeros(len(queries), dtype=bool)
-    position = np.searchsorted(sorted_ids, queries).astype(np.int64)
-    np.minimum(position, sorted_ids.size - 1, out=position)
-    return position, sorted_ids[position] == queries
-
-
-def gather_ranges(starts: Int64Array, counts: Int64Array) -> tuple[Int64Array, Int64Array]:
-    """Flat indices of the ranges ``[start, start + count)`` and the range number of each."""
-    total = int(counts.sum()) if counts.size else 0
-    if total == 0:
-        return _EMPTY_I64, _EMPTY_I64
-    owner = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
-    first = np.cumsum(counts) - counts
-    return starts[owner] + (np.arange(total, dtype=np.int64) - first[owner]), owner
 
 
 class Timeline:
@@ -115,7 +97,7 @@ class Timeline:
 
     def version_times(self, nodes: npt.ArrayLike) -> tuple[UInt64Array, Int64Array]:
         """``(node, time)`` of every parent version written by edits for the given nodes."""
-        queries = np.unique(as_ids(nodes))
+        queries = unique(as_ids(nodes))
         mask = np.isin(self._ver_node, queries)
         return self._ver_node[mask], self._ver_ms[mask]
 
@@ -158,14 +140,14 @@ class Timeline:
         pending = np.flatnonzero(layers < stop)
         if pending.size == 0:
             return result
-        current, inverse = np.unique(queries[pending], return_inverse=True)
+        current, inverse = unique_inverse(queries[pending])
         for _ in range(self.layout.n_layers):
             open_ = (self.layout.get_layer(current) < stop) & (current != 0)
             if not open_.any():
                 break
             stepped = current.copy()
             stepped[open_] = self.parents_at(current[open_], ms)
-            current, step_inverse = np.unique(stepped, return_inverse=True)
+            current, step_inverse = unique_inverse(stepped)
             inverse = step_inverse[inverse]
         current = current.copy()
         current[self.layout.get_layer(current) < stop] = 0

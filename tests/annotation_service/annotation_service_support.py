@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import itertools
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
-from dafserver.app import create_app
-from dafserver.deployment import Deployment
 from dafserver.runner import LocalServer, running_server
-from dafserver.services import annotation
-from dafserver.services.annotation_store import AnnotationStore
 
 AV = "test_av"
 """The aligned volume the tests work in (listed by the info service, mapped by auth)."""
@@ -61,40 +54,11 @@ class Caller:
     http: httpx.Client
 
 
-def _annotation_wired() -> bool:
-    return "annotation" in {f.name for f in fields(Deployment)}
-
-
 @contextmanager
 def annotation_server(data_dir: Path) -> Iterator[LocalServer]:
-    """``running_server`` with the AnnotationEngine mounted.
-
-    Until the deployment carries the annotation store itself, the store and router are added here
-    exactly as ``create_app`` is expected to add them.
-    """
-    if _annotation_wired():
-        with running_server(data_dir) as server:
-            yield server
-        return
-    deployment = Deployment.open(data_dir)
-    app = create_app(deployment)
-    app.state.annotation = AnnotationStore(deployment.engine)
-    app.include_router(annotation.build_router())
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    uvicorn_server = uvicorn.Server(config)
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uvicorn_server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.01)
-    port = uvicorn_server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield LocalServer(f"http://127.0.0.1:{port}", deployment.admin_token, deployment)
-    finally:
-        uvicorn_server.should_exit = True
-        thread.join(timeout=30)
-        deployment.close()
+    """A deployment without a dataset (the tests register their own aligned volumes)."""
+    with running_server(data_dir, size=None) as server:
+        yield server
 
 
 def provision(server: LocalServer) -> None:

@@ -17,7 +17,7 @@ from dafserver.runner import LocalServer, running_server
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     data_dir: Path = tmp_path_factory.mktemp("auth_service")
-    with running_server(data_dir) as local:
+    with running_server(data_dir, size=None) as local:
         yield local
 
 

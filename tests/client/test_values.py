@@ -48,7 +48,7 @@ def test_naive_datetimes_are_utc_whatever_the_local_zone(monkeypatch: pytest.Mon
 
 @pytest.mark.parametrize("bad", [True, "yesterday", float("nan"), -1.0, pd.NaT, object()])
 def test_bad_timestamps_name_the_parameter(bad: object) -> None:
-    with pytest.raises(InputError, match="^when"):
+    with pytest.raises(InputError, match=r"^when"):
         to_epoch_seconds(bad, name="when")
 
 
@@ -94,7 +94,10 @@ def test_plain_http_only_to_loopback_unless_allowed() -> None:
     assert normalize_server("http://localhost:9") == "http://localhost:9"
     with pytest.raises(ConfigurationError, match="unencrypted"):
         normalize_server("http://daf.example.org")
-    assert normalize_server("http://daf.example.org", allow_insecure_http=True) == "http://daf.example.org"
+    assert (
+        normalize_server("http://daf.example.org", allow_insecure_http=True)
+        == "http://daf.example.org"
+    )
     with pytest.raises(ConfigurationError):
         normalize_server("ftp://daf.example.org")
 
@@ -103,15 +106,39 @@ def test_plain_http_only_to_loopback_unless_allowed() -> None:
     ("source", "fmt", "expected"),
     [
         ("gs://bucket/em", "cloudvolume", "precomputed://https://storage.googleapis.com/bucket/em"),
-        ("precomputed://gs://bucket/em", "cloudvolume", "precomputed://https://storage.googleapis.com/bucket/em"),
+        (
+            "precomputed://gs://bucket/em",
+            "cloudvolume",
+            "precomputed://https://storage.googleapis.com/bucket/em",
+        ),
         ("s3://bucket/em", "cloudvolume", "precomputed://https://s3.amazonaws.com/bucket/em"),
-        ("precomputed://https://storage.googleapis.com/bucket/em", "neuroglancer", "precomputed://gs://bucket/em"),
-        ("https://storage.googleapis.com/bucket/em", "neuroglancer", "precomputed://gs://bucket/em"),
-        ("https://data.example.org/em", "neuroglancer", "precomputed://https://data.example.org/em"),
+        (
+            "precomputed://https://storage.googleapis.com/bucket/em",
+            "neuroglancer",
+            "precomputed://gs://bucket/em",
+        ),
+        (
+            "https://storage.googleapis.com/bucket/em",
+            "neuroglancer",
+            "precomputed://gs://bucket/em",
+        ),
+        (
+            "https://data.example.org/em",
+            "neuroglancer",
+            "precomputed://https://data.example.org/em",
+        ),
         ("https://data.example.org/em", "cloudvolume", "precomputed://https://data.example.org/em"),
         ("precomputed://file:///data/em", "cloudvolume", "precomputed://file:///data/em"),
-        ("graphene://https://local.example.org/segmentation/table/t", "neuroglancer", "graphene://https://local.example.org/segmentation/table/t"),
-        ("graphene://middleauth+https://h.org/segmentation/table/t", "cloudvolume", "graphene://https://h.org/segmentation/table/t"),
+        (
+            "graphene://https://local.example.org/segmentation/table/t",
+            "neuroglancer",
+            "graphene://https://local.example.org/segmentation/table/t",
+        ),
+        (
+            "graphene://middleauth+https://h.org/segmentation/table/t",
+            "cloudvolume",
+            "graphene://https://h.org/segmentation/table/t",
+        ),
         ("gs://bucket/em", "raw", "gs://bucket/em"),
     ],
 )
@@ -123,4 +150,6 @@ def test_unknown_format_is_an_error_and_table_ids_come_from_sources() -> None:
     with pytest.raises(InputError, match="format_for"):
         format_source("gs://b/p", "spelunker")
     assert format_source(None, "cloudvolume") is None
-    assert table_id_from_source("graphene://https://h/segmentation/table/minnie3_v1/") == "minnie3_v1"
+    assert (
+        table_id_from_source("graphene://https://h/segmentation/table/minnie3_v1/") == "minnie3_v1"
+    )
