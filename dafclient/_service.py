@@ -12,6 +12,7 @@ from dafclient import _generated as gen
 from dafclient._context import ApiVersions, ClientContext
 from dafclient._plan import Plan
 from dafclient.config import normalize_server
+from dafclient.errors import ConfigurationError
 
 
 def datastack_record(
@@ -39,6 +40,7 @@ class ServiceClient:
 
     def __init__(self, context: ClientContext, server_address: str | None = None) -> None:
         self._ctx = context
+        self.API.validate(context.requested_versions.get(self.API.service, "latest"))
         self._explicit_server = (
             None
             if server_address is None
@@ -64,6 +66,15 @@ class ServiceClient:
     def _api_version(self) -> Plan[int]:
         server = yield from self._server()
         return (yield from self._ctx.api_version(self.API, server))
+
+    def _require_version(self, version: int, operation: str) -> Plan[None]:
+        """Fail clearly when the negotiated API version lacks ``operation``."""
+        actual = yield from self._api_version()
+        if actual != version:
+            raise ConfigurationError(
+                f"{operation} needs {self.API.service} API v{version}; this client uses "
+                f"v{actual} (set api_versions={{'{self.API.service}': {version}}} or 'latest')"
+            )
 
     def __repr__(self) -> str:
         where = self._explicit_server or (

@@ -27,6 +27,8 @@ from dafclient.services.state import AsyncJSONService, JSONService
 from dafclient.tokens import find_token
 from dafclient.transport import TokenAuth, TrustedServers, build_async_client, build_sync_client
 
+KNOWN_SERVICES = frozenset({"auth", "info", "schema", "state", "annotation", "chunkedgraph"})
+
 
 class _FrameworkBase:
     """Configuration shared by the sync and async framework clients."""
@@ -49,6 +51,11 @@ class _FrameworkBase:
             raise ConfigurationError(
                 f"datastack_name={datastack_name!r} and dataset_name={dataset_name!r} disagree; "
                 "they are two names for the same thing"
+            )
+        unknown = set(api_versions or {}) - KNOWN_SERVICES
+        if unknown:
+            raise ConfigurationError(
+                f"api_versions: unknown service(s) {sorted(unknown)}; known: {sorted(KNOWN_SERVICES)}"
             )
         server = normalize_server(
             server_address or default_server_address(), allow_insecure_http=allow_insecure_http

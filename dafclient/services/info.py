@@ -59,6 +59,7 @@ class InfoServiceBase(ServiceClient):
     # -- v2: datastacks and aligned volumes ------------------------------------------------------
     def _get_datastacks(self) -> Plan[list[str]]:
         """Names of the datastacks you may view."""
+        yield from self._require_version(2, "get_datastacks")
         request = gen.call(get_datastacks, (yield from self._server()))
         return _string_list(request, (yield request))
 
@@ -70,6 +71,7 @@ class InfoServiceBase(ServiceClient):
 
     def _get_aligned_volumes(self) -> Plan[list[str]]:
         """Names of the aligned volumes you may view."""
+        yield from self._require_version(2, "get_aligned_volumes")
         request = gen.call(get_aligned_volumes, (yield from self._server()))
         return _string_list(request, (yield request))
 
@@ -82,6 +84,7 @@ class InfoServiceBase(ServiceClient):
 
     def _get_aligned_volume_info_by_id(self, aligned_volume_id: int) -> Plan[AlignedVolume]:
         """An aligned volume by its numeric id."""
+        yield from self._require_version(2, "get_aligned_volume_info_by_id")
         request = gen.call(
             get_aligned_volume_by_id,
             (yield from self._server()),
@@ -93,6 +96,7 @@ class InfoServiceBase(ServiceClient):
         self, aligned_volume: str | None = None
     ) -> Plan[list[str]]:
         """Datastacks built on ``aligned_volume`` (default: this datastack's)."""
+        yield from self._require_version(2, "get_datastacks_by_aligned_volume")
         if aligned_volume is None:
             aligned_volume = (yield from datastack_record(self._ctx)).aligned_volume.name
         request = gen.call(
@@ -205,6 +209,7 @@ class InfoServiceBase(ServiceClient):
 
     def _get_datasets(self) -> Plan[list[str]]:
         """Names of the datasets in the legacy (v1) registry."""
+        yield from self._require_version(1, "get_datasets")
         request = gen.call(get_datasets, (yield from self._server()))
         return _string_list(request, (yield request))
 
@@ -212,6 +217,7 @@ class InfoServiceBase(ServiceClient):
         self, dataset_name: str | None = None, use_stored: bool = True
     ) -> Plan[DataSet]:
         """The legacy (v1) dataset record."""
+        yield from self._require_version(1, "get_dataset_info")
         return (yield from self._dataset(dataset_name, use_stored))
 
     def _legacy_field(
