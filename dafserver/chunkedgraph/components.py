@@ -10,8 +10,6 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from dafserver.chunkedgraph.arrays import unique_inverse
-
 Int64Array = npt.NDArray[np.int64]
 
 
@@ -38,10 +36,3 @@ def connected_components(n_nodes: int, u: npt.ArrayLike, v: npt.ArrayLike) -> In
                 break
             parent = jumped
     return parent
-
-
-def component_groups(labels: Int64Array) -> tuple[Int64Array, Int64Array, Int64Array]:
-    """``(representatives, inverse, order)``: sorted labels, label index per node, nodes by group."""
-    representatives, inverse = unique_inverse(labels)
-    order = np.argsort(inverse, kind="stable")
-    return representatives, inverse.astype(np.int64), order.astype(np.int64)

@@ -234,7 +234,7 @@ def past_future_id_mapping(
             originals = [a for a in ancestors if in_degree[a] == 0]
             past_map[root] = np.asarray(originals, dtype=np.uint64)
     future_map: dict[int, int] = {}
-    past_ids = unique(np.concatenate(list(past_map.values()))) if past_map else []
+    past_ids = unique(np.concatenate([np.zeros(0, np.uint64), *past_map.values()]))
     for past_id in [int(p) for p in past_ids]:
         descendants = [*nx.descendants(graph, past_id), past_id]
         degrees = [out_degree[d] for d in descendants]

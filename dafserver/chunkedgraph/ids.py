@@ -157,4 +157,5 @@ class IdLayout:
 
     def parent_chunk_coords(self, coords: npt.ArrayLike, levels: int = 1) -> Int64Array:
         """Chunk coordinates ``levels`` layers up (``coords // fan_out**levels``)."""
-        return np.asarray(coords, dtype=np.int64) // (self.fan_out**levels)
+        result: Int64Array = np.asarray(coords, dtype=np.int64) // (self.fan_out**levels)
+        return result

@@ -114,8 +114,8 @@ def local_mincut(
     in_component = np.zeros(n_nodes, dtype=bool)
     in_component[nodes] = True
     local = np.flatnonzero(in_component[u] & in_component[v] & (u != v))
-    capacities = np.round(np.clip(affinities[local], 0.0, 1e6) * CAPACITY_SCALE)
-    capacities = capacities.astype(np.int64) + 1
+    scaled = np.round(np.clip(affinities[local], 0.0, 1e6) * CAPACITY_SCALE)
+    capacities = scaled.astype(np.int64) + 1
     graph = nx.Graph()
     graph.add_nodes_from(nodes.tolist())
     for a, b, capacity in zip(

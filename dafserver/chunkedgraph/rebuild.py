@@ -128,11 +128,14 @@ def recompute(
     """New nodes for the objects of the ``touched`` supervoxels after an edge change.
 
     ``removed_edges`` are edge indices that become inactive and ``added_pairs`` are
-    supervoxel index pairs that become active. Nothing in ``state`` is modified except the
-    segment counters.
+    supervoxel index pairs that become active; the L2 nodes of every endpoint are rebuilt.
+    Nothing in ``state`` is modified except the segment counters.
     """
     layout = state.layout
     n_layers = layout.n_layers
+    removed_u, removed_v = state.edges.endpoints(removed_edges)
+    endpoints = np.concatenate([removed_u, removed_v, added_pairs.reshape(-1)])
+    touched = unique(np.concatenate([touched, state.edges.supervoxel_ids[endpoints]]))
     old = old_ancestors(state, touched, ms)
     obj = _describe_object(state, old[n_layers], removed_edges, added_pairs)
     current = obj.ancestors[2]

@@ -166,7 +166,8 @@ class OperationWrite:
 
 
 def _signed(values: npt.NDArray[Any]) -> list[int]:
-    return np.asarray(values).astype(np.int64).tolist()
+    result: list[int] = np.asarray(values).astype(np.int64).tolist()
+    return result
 
 
 def _batches(columns: dict[str, list[Any]], size: int) -> Iterator[list[tuple[Any, ...]]]:
@@ -199,11 +200,6 @@ class GraphStore:
             return
         for rows in _batches(columns, BATCH_SIZE):
             conn.execute(statement, [dict(zip(names, row, strict=True)) for row in rows])
-
-    @staticmethod
-    def _column_array(conn: Connection, statement: Any, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
-        result = conn.execute(statement)
-        return np.fromiter((row[0] for row in result), dtype=dtype)
 
     # -- catalogue --------------------------------------------------------------------------
     def table_ids(self) -> list[str]:
@@ -351,32 +347,35 @@ class GraphStore:
             if row is None:
                 raise KeyError(f"graph {table_id!r} is not in the store")
             meta = GraphMeta.from_dict(json.loads(row.meta))
-            nodes = select(base_nodes_table.c.node_id, base_nodes_table.c.parent_id).where(
-                base_nodes_table.c.table_id == table_id
+            nodes = (
+                select(base_nodes_table.c.node_id, base_nodes_table.c.parent_id)
+                .where(base_nodes_table.c.table_id == table_id)
+                .order_by(base_nodes_table.c.node_id)
             )
-            node_rows = np.fromiter(
-                conn.execute(nodes.order_by(base_nodes_table.c.node_id)),
-                dtype=np.dtype([("node", np.int64), ("parent", np.int64)]),
+            node_rows = _read_rows(
+                conn, nodes, np.dtype([("node", np.int64), ("parent", np.int64)])
             )
-            edges = select(
-                edges_table.c.sv_a,
-                edges_table.c.sv_b,
-                edges_table.c.affinity,
-                edges_table.c.area,
-                edges_table.c.active,
-            ).where(edges_table.c.table_id == table_id)
-            edge_rows = np.fromiter(
-                conn.execute(edges.order_by(edges_table.c.edge_index)),
-                dtype=np.dtype(
-                    [
-                        ("a", np.int64),
-                        ("b", np.int64),
-                        ("affinity", np.float64),
-                        ("area", np.int64),
-                        ("active", np.bool_),
-                    ]
-                ),
+            edges = (
+                select(
+                    edges_table.c.sv_a,
+                    edges_table.c.sv_b,
+                    edges_table.c.affinity,
+                    edges_table.c.area,
+                    edges_table.c.active,
+                )
+                .where(edges_table.c.table_id == table_id)
+                .order_by(edges_table.c.edge_index)
             )
+            edge_dtype = np.dtype(
+                [
+                    ("a", np.int64),
+                    ("b", np.int64),
+                    ("affinity", np.float64),
+                    ("area", np.int64),
+                    ("active", np.bool_),
+                ]
+            )
+            edge_rows = _read_rows(conn, edges, edge_dtype)
         return BuildData(
             meta=meta,
             build_ms=int(row.build_ms),
@@ -481,6 +480,23 @@ class GraphStore:
                 )
             ).scalar()
         return int(value or 0)
+
+
+def _read_rows(conn: Connection, statement: Any, dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """Run a select on the raw DBAPI cursor and read its tuples straight into numpy."""
+    sql = str(statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.cursor()
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        while batch := cursor.fetchmany(BATCH_SIZE):
+            for row in batch:
+                yield tuple(row)
+
+    try:
+        cursor.execute(sql)
+        return np.fromiter(rows(), dtype=dtype)
+    finally:
+        cursor.close()
 
 
 def _grouped(rows: Any) -> dict[int, list[int]]:
