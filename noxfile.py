@@ -22,6 +22,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The main job: a local deployment with a synthetic dataset, and the client against it."""
+    session.install("-e", ".[server]")
+    session.run("dafclient", "demo", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting of the handwritten code (generated/ is excluded)."""
     session.install("ruff==0.17.6")

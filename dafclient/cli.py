@@ -48,3 +48,16 @@ def serve(
     typer.echo(f"dafserver: listening on http://{host}:{port}")
     deployment.close()
     serve_forever(data, host=host, port=port, size=size, seed=seed, database_url=database_url)
+
+
+@app.command()
+def demo(
+    data: Annotated[
+        Path | None, typer.Option(help="Keep the deployment in this folder (default: temporary).")
+    ] = None,
+    size: Annotated[str, typer.Option(help="Synthetic dataset size.")] = "small",
+) -> None:
+    """Start a local deployment and walk through the client against it."""
+    from dafclient.demo import run_demo
+
+    run_demo(data, echo=typer.echo, size=size)
