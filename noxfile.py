@@ -18,7 +18,7 @@ EMANNOTATIONSCHEMAS = "emannotationschemas==5.26.3"
 def tests(session: nox.Session) -> None:
     """The test suite (unit, integration against a local dafserver, contract)."""
     session.install("-e", ".[server,codegen,test]")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "-n", "auto", *session.posargs)
 
 
 @nox.session(python=PYTHON)
