@@ -111,9 +111,24 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
         if status == 404
         else "The method is not allowed for the requested URL."
     )
+    headers = dict(getattr(exc, "headers", None) or {})
+    if status == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     return Response(
         _WERKZEUG_PAGE.format(code=status, phrase=phrase, text=text),
         status_code=status,
         media_type="text/html; charset=utf-8",
-        headers=getattr(exc, "headers", None),
+        headers=headers,
     )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves on the request's path (Werkzeug's ``Allow``)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path):
+            methods.update(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
