@@ -61,3 +61,7 @@ def demo(
     from dafclient.demo import run_demo
 
     run_demo(data, echo=typer.echo, size=size)
+
+
+if __name__ == "__main__":
+    app()

@@ -215,9 +215,11 @@ class InfoServiceBase(ServiceClient):
 
     def _get_dataset_info(
         self, dataset_name: str | None = None, use_stored: bool = True
-    ) -> Plan[DataSet]:
-        """The legacy (v1) dataset record."""
-        yield from self._require_version(1, "get_dataset_info")
+    ) -> Plan[DataSet | DataStackFull]:
+        """Everything the info service knows about the dataset: the legacy (v1) dataset record,
+        or with API v2 the datastack record."""
+        if (yield from self._version()) == 2:
+            return (yield from datastack_record(self._ctx, dataset_name, use_stored))
         return (yield from self._dataset(dataset_name, use_stored))
 
     def _legacy_field(

@@ -106,11 +106,11 @@ def test_create_post_update_delete_round_trip(client: FrameworkClient) -> None:
 
 
 def test_seed_documentation_post_example(client: FrameworkClient) -> None:
-    client.annotation.create_table(table_name="test_table", schema_name="microns_func_coreg")
+    client.annotation.create_table(table_name="docs_style_table", schema_name="microns_func_coreg")
     new_data = {"type": "microns_func_coreg", "pt": {"position": [1, 2, 3]}, "func_id": 0}
-    ids = client.annotation.post_annotation(table_name="test_table", data=[new_data])
+    ids = client.annotation.post_annotation(table_name="docs_style_table", data=[new_data])
     assert (
-        client.annotation.get_annotation(annotation_ids=ids[0], table_name="test_table")[0][
+        client.annotation.get_annotation(annotation_ids=ids[0], table_name="docs_style_table")[0][
             "func_id"
         ]
         == 0
