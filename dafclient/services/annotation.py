@@ -99,6 +99,20 @@ def _as_records(
     return records
 
 
+class TableName(str):
+    """A table name. It is a ``str``; it also answers ``name["table_name"]``, the key the
+    original client's table records were read with, so code written for them keeps working."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: Any) -> Any:
+        if key == "table_name":
+            return str(self)
+        if isinstance(key, str):
+            raise KeyError(f"{key!r}: a table name only answers 'table_name'")
+        return str.__getitem__(self, key)
+
+
 class AnnotationClientBase(ServiceClient):
     """Plans of the annotation client; see :class:`AnnotationClient`."""
 
@@ -122,7 +136,7 @@ class AnnotationClientBase(ServiceClient):
         """The aligned volume whose tables this client works on."""
         return (yield from self._volume(None))[1]
 
-    def _get_tables(self, aligned_volume_name: str | None = None) -> Plan[list[str]]:
+    def _get_tables(self, aligned_volume_name: str | None = None) -> Plan[list[TableName]]:
         """Names of the annotation tables (deleted ones included, as the service lists them)."""
         server, volume = yield from self._volume(aligned_volume_name)
         request = gen.call(get_tables, server, aligned_volume_name=volume)
@@ -131,7 +145,7 @@ class AnnotationClientBase(ServiceClient):
             raise ResponseFormatError(
                 "expected a list of table names", method="GET", url=request.url
             )
-        return [str(name) for name in data]
+        return [TableName(name) for name in data]
 
     def _get_table_metadata(
         self, table_name: str, aligned_volume_name: str | None = None
@@ -265,11 +279,20 @@ class AnnotationClientBase(ServiceClient):
     def _get_annotation(
         self,
         table_name: str,
-        annotation_ids: Iterable[int] | int,
+        annotation_ids: Iterable[int] | int | None = None,
         aligned_volume_name: str | None = None,
+        *,
+        annotation_id: int | None = None,
     ) -> Plan[list[dict[str, Any]]]:
-        """Rows by id, in the flat form (``pt_position``...); unknown ids are absent."""
-        ids = as_id_array(annotation_ids, name="annotation_ids")
+        """Rows by id, in the flat form (``pt_position``...); unknown ids are absent.
+
+        ``annotation_id=`` (one id) is the original client's spelling of ``annotation_ids``.
+        """
+        if (annotation_ids is None) == (annotation_id is None):
+            raise InputError("give annotation_ids (or annotation_id), exactly one of them")
+        wanted = annotation_ids if annotation_ids is not None else annotation_id
+        assert wanted is not None
+        ids = as_id_array(wanted, name="annotation_ids")
         if ids.size == 0:
             return []
         server, volume = yield from self._volume(aligned_volume_name)
