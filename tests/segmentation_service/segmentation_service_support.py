@@ -118,7 +118,8 @@ def uint64s(values: Any) -> UInt64Array:
 
 def nm(voxel: tuple[int, int, int] | npt.ArrayLike, graph: ChunkedGraph) -> list[float]:
     """Nanometre coordinates of a voxel position."""
-    return (np.asarray(voxel, dtype=np.float64) * np.asarray(graph.meta.resolution)).tolist()
+    scaled = np.asarray(voxel, dtype=np.float64) * np.asarray(graph.meta.resolution)
+    return [float(v) for v in scaled]
 
 
 def edits_of(manifest: DatasetManifest, kind: str) -> list[EditRecord]:
