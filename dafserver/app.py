@@ -9,7 +9,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dafserver import errors
 from dafserver.auth.guard import AuthFailure, auth_failure_response
 from dafserver.deployment import Deployment
-from dafserver.services import annotation, auth_routes, info, nglstate, schema
+from dafserver.services import annotation, auth_routes, info, nglstate, schema, segmentation
 
 
 def create_app(deployment: Deployment) -> FastAPI:
@@ -31,6 +31,6 @@ def create_app(deployment: Deployment) -> FastAPI:
     app.add_exception_handler(RequestValidationError, errors.validation_error_handler)
     app.add_exception_handler(errors.ServiceError, errors.service_error_handler)
     app.add_exception_handler(StarletteHTTPException, errors.http_error_handler)
-    for service in (auth_routes, info, schema, annotation, nglstate):
+    for service in (auth_routes, info, schema, annotation, nglstate, segmentation):
         app.include_router(service.build_router())
     return app

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import re
 import zlib
 from collections.abc import Mapping
@@ -38,6 +39,11 @@ JSON = "application/json"
 BINARY = "application/octet-stream"
 GZIP_LEVEL = 6
 """zlib level for gzipped answers (production uses gzip's default; the bytes differ, not the data)."""
+
+MAX_BOUND = 2**53
+"""Bounds beyond this many voxels are clipped to it (the box covers the whole volume anyway)."""
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC).timestamp()
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 
 _BOUNDS = re.compile(r"([0-9]+)-([0-9]+)_([0-9]+)-([0-9]+)_([0-9]+)-([0-9]+)", re.ASCII)
 _INT64_TYPES = (np.int64, np.uint64)
@@ -82,16 +88,21 @@ def exact_flag(raw: str | None) -> bool:
 
 # -- scalars ---------------------------------------------------------------------------------
 def parse_timestamp(params: Mapping[str, str], name: str) -> float | None:
-    """A float unix timestamp parameter, ``None`` when absent."""
+    """A float unix timestamp parameter, ``None`` when absent.
+
+    Numbers beyond the years 1..9999 are clamped to them (production fails on those with a
+    400 or a 500 depending on how far out they are); what is not a finite number is a 400.
+    """
     raw = params.get(name)
     if raw is None:
         return None
     try:
         value = float(raw)
-        datetime.fromtimestamp(value, UTC)
-    except (ValueError, OverflowError, OSError):
-        raise bad_request(f"Timestamp parameter {name} is not a valid unix timestamp") from None
-    return value
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise bad_request(f"Timestamp parameter {name} is not a valid unix timestamp")
+    return min(max(value, EARLIEST), LATEST)
 
 
 def require_timestamp(params: Mapping[str, str], name: str) -> float:
@@ -103,7 +114,12 @@ def require_timestamp(params: Mapping[str, str], name: str) -> float:
 
 
 def parse_uint64(raw: Any, what: str) -> int:
-    """A uint64 given as a decimal string or a JSON integer (not a bool)."""
+    """A uint64 given as a decimal string or a JSON integer (not a bool).
+
+    A JSON number with a zero fraction (``12.0``) is an integer to JSON Schema, so it counts.
+    """
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
     if isinstance(raw, str):
         if raw.isascii() and raw.isdigit() and int(raw) <= MAX_UINT64:
             return int(raw)
@@ -120,11 +136,15 @@ def parse_int(raw: str, what: str) -> int:
         raise bad_request(f"{what} is not an integer {err}") from None
 
 
-def parse_layer(raw: str | None, default: int, n_layers: int, what: str = "stop_layer") -> int:
-    """A layer number in 1..n_layers (``default`` when absent)."""
+def parse_layer(raw: str | None, default: int, what: str = "stop_layer") -> int:
+    """A layer number, at least 1 (``default`` when absent).
+
+    Layers above the root layer are allowed: no node reaches them, so root look-ups find no
+    ancestor there and leaf look-ups find no descendant.
+    """
     layer = default if raw is None else parse_int(raw, what)
-    if not 1 <= layer <= n_layers:
-        raise bad_request(f"{what} must be between 1 and {n_layers}")
+    if layer < 1:
+        raise bad_request(f"{what} must be at least 1, got {layer}")
     return layer
 
 
@@ -135,7 +155,8 @@ def parse_bounds(raw: str | None) -> npt.NDArray[np.int64] | None:
     match = _BOUNDS.fullmatch(raw)
     if match is None:
         raise bad_request(f"bounds must look like x0-x1_y0-y1_z0-z1, got {raw!r}")
-    values = np.array([int(v) for v in match.groups()], dtype=np.int64).reshape(3, 2)
+    clipped = [min(int(v), MAX_BOUND) for v in match.groups()]
+    values = np.array(clipped, dtype=np.int64).reshape(3, 2)
     result: npt.NDArray[np.int64] = values.T.copy()
     return result
 

@@ -34,6 +34,8 @@ UInt64Array = npt.NDArray[np.uint64]
 Int64Array = npt.NDArray[np.int64]
 Float64Array = npt.NDArray[np.float64]
 
+COORDINATE_LIMIT = float(2**53)
+"""Voxel coordinates are clipped to this magnitude (far outside any volume, exact as a float)."""
 SEARCH_STEPS = (4, 8, 14, 28)
 """Search radii in multiples of the mean voxel size; the last one bounds the search."""
 
@@ -57,7 +59,10 @@ def parse_point(raw: Any, resolution: tuple[float, float, float], what: str) -> 
         raise bad_request(f"{what} coordinates must be numbers, got {coords!r}")
     if not all(math.isfinite(float(c)) for c in coords):
         raise bad_request(f"{what} coordinates must be finite, got {coords!r}")
-    x, y, z = (float(c) / r for c, r in zip(coords, resolution, strict=True))
+    x, y, z = (
+        min(max(float(c) / r, -COORDINATE_LIMIT), COORDINATE_LIMIT)
+        for c, r in zip(coords, resolution, strict=True)
+    )
     return EditPoint(node_id, (x, y, z))
 
 

@@ -174,8 +174,8 @@ def test_edit_bodies_are_validated(editable: Site, path: str, body: object, text
 
 def test_unknown_operations_and_viewers(editable: Site) -> None:
     pcg_error(editable.http.post(f"{editable.v1}/undo", json={"operation_id": 10**6}), 404)
-    viewer = new_caller(editable.server, [VIEWER_GROUP])
-    denied = viewer.post(f"{editable.v1}/undo", json={"operation_id": 1})
+    with new_caller(editable.server, [VIEWER_GROUP]) as viewer:
+        denied = viewer.post(f"{editable.v1}/undo", json={"operation_id": 1})
     assert denied.status_code == 403
     assert denied.json()["error"] == "missing_permission"
-    viewer.close()
+    assert editable.graph.get_operation_details([1])

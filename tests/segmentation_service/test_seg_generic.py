@@ -50,43 +50,36 @@ def test_info_merges_the_watershed_info_with_the_graph(seg: Site) -> None:
 
 
 def test_versions_need_a_token_but_no_permission(seg: Site) -> None:
-    stranger = new_caller(seg.server, [])
-    assert ok_json(stranger.get("/segmentation/api/versions")) == [0, 1]
-    assert ok_json(stranger.get("/segmentation/api/version")) == "2.21.1"
+    with new_caller(seg.server, []) as stranger:
+        assert ok_json(stranger.get("/segmentation/api/versions")) == [0, 1]
+        assert ok_json(stranger.get("/segmentation/api/version")) == "2.21.1"
     with client(seg.server, None) as anonymous:
         auth_error(anonymous.get("/segmentation/api/version"), 401, "no_token")
     with client(seg.server, "0" * 32) as wrong:
         auth_error(wrong.get("/segmentation/api/versions"), 401, "invalid_token")
-    stranger.close()
 
 
 def test_permissions(seg: Site) -> None:
-    viewer = new_caller(seg.server, [VIEWER_GROUP])
-    stranger = new_caller(seg.server, [])
     supervoxel = int(seg.graph.supervoxel_ids[0])
     root_url = f"{seg.v1}/node/{supervoxel}/root"
-    assert ok_json(viewer.get(root_url)) == {"root_id": int(seg.graph.get_roots([supervoxel])[0])}
-    body = auth_error(stranger.get(root_url), 403, "missing_permission")
-    assert body["data"]["required_permission"] == "view"
-    merge = edits_of(seg.manifest, "merge")[0]
-    points = [[a, 0, 0, 0] for a in merge.supervoxel_ids]
-    denied = auth_error(viewer.post(f"{seg.v1}/merge", json=points), 403, "missing_permission")
-    assert denied["data"]["required_permission"] == "edit"
-    auth_error(
-        viewer.post(f"{seg.meshing}/remeshing", json={"new_lvl2_ids": []}),
-        403,
-        "missing_permission",
-    )
+    root = int(seg.graph.get_roots([supervoxel])[0])
+    with new_caller(seg.server, [VIEWER_GROUP]) as viewer:
+        assert ok_json(viewer.get(root_url)) == {"root_id": root}
+        merge = edits_of(seg.manifest, "merge")[0]
+        points = [[a, 0, 0, 0] for a in merge.supervoxel_ids]
+        denied = auth_error(viewer.post(f"{seg.v1}/merge", json=points), 403, "missing_permission")
+        assert denied["data"]["required_permission"] == "edit"
+        remesh = viewer.post(f"{seg.meshing}/remeshing", json={"new_lvl2_ids": []})
+        auth_error(remesh, 403, "missing_permission")
+    with new_caller(seg.server, []) as stranger:
+        body = auth_error(stranger.get(root_url), 403, "missing_permission")
+        assert body["data"]["required_permission"] == "view"
     with client(seg.server, None) as anonymous:
         auth_error(anonymous.get(root_url), 401, "no_token")
         auth_error(anonymous.get(f"/segmentation/table/{seg.table}/info"), 401, "no_token")
-    token_in_query = client(seg.server, None).get(
-        root_url, params={"middle_auth_token": seg.server.admin_token}
-    )
-    assert token_in_query.status_code == 200
+        in_query = anonymous.get(root_url, params={"middle_auth_token": seg.server.admin_token})
+        assert ok_json(in_query) == {"root_id": root}
     auth_error(seg.http.get("/segmentation/table/no_such_table/info"), 400, "invalid_table_id")
-    viewer.close()
-    stranger.close()
 
 
 def test_gzip_request_bodies_and_answers(seg: Site) -> None:
