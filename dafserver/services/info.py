@@ -140,10 +140,13 @@ def build_router() -> APIRouter:
 
     @router.get(f"{v2}/aligned_volume/id/{{aligned_volume_id}}")
     def get_aligned_volume_by_id(request: Request, aligned_volume_id: str) -> Response:
-        # Production routes this as ``<int:id>``: anything else matches no route (HTML 404).
-        if not aligned_volume_id.isascii() or not aligned_volume_id.isdigit():
-            raise HTTPException(404)
-        if int(aligned_volume_id) > 2**63 - 1:
+        # Production routes this as ``<int:id>`` (anything else matches no route); the contract
+        # answers every id that names no aligned volume with the same JSON 404.
+        if (
+            not aligned_volume_id.isascii()
+            or not aligned_volume_id.isdigit()
+            or int(aligned_volume_id) > 2**63 - 1
+        ):
             raise _not_found(request)
         av = _store(request).aligned_volume_by_id(int(aligned_volume_id))
         if av is None:
