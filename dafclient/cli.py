@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from dafclient import __version__
+from dafclient.tokens import server_token_file, write_token_file
 
 app = typer.Typer(
     help="dafclient: a typed client for the Dynamic Annotation Framework (CAVE).",
@@ -33,6 +34,13 @@ def serve(
     database_url: Annotated[
         str | None, typer.Option(help="SQLAlchemy URL (default: a SQLite file in the data folder).")
     ] = None,
+    write_token: Annotated[
+        bool,
+        typer.Option(
+            help="Save the admin token where dafclient looks for this server's token "
+            "({host}-cave-secret.json in the secrets folder)."
+        ),
+    ] = False,
 ) -> None:
     """Serve a local reference deployment of every DAF service (needs the ``server`` extra)."""
     try:
@@ -45,6 +53,11 @@ def serve(
     deployment = Deployment.open(data, database_url=database_url, size=size, seed=seed)
     typer.echo(f"dafserver: data in {deployment.data_dir}")
     typer.echo(f"dafserver: admin token {deployment.admin_token}")
+    if write_token:
+        path = write_token_file(
+            server_token_file(f"http://{host}:{port}"), deployment.admin_token, overwrite=True
+        )
+        typer.echo(f"dafserver: token saved to {path}")
     typer.echo(f"dafserver: listening on http://{host}:{port}")
     deployment.close()
     serve_forever(data, host=host, port=port, size=size, seed=seed, database_url=database_url)
