@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from functools import cached_property
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar, overload
 
 import httpx
 
@@ -30,8 +29,53 @@ from dafclient.transport import TokenAuth, TrustedServers, build_async_client, b
 KNOWN_SERVICES = frozenset({"auth", "info", "schema", "state", "annotation", "chunkedgraph"})
 
 
+C = TypeVar("C")
+
+
+class SubClient(Generic[C]):
+    """A service client of a framework client, created on first access and then kept.
+
+    ``local`` services (annotation, chunkedgraph) need a datastack; ``alias_of`` makes a second
+    name for the same instance (the original client called ``schema`` ``schemas``).
+    """
+
+    def __init__(
+        self,
+        factory: Callable[..., C],
+        *,
+        doc: str,
+        local: bool = False,
+        alias_of: str | None = None,
+    ) -> None:
+        self._factory = factory
+        self._local = local
+        self._alias_of = alias_of
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self._name = self._alias_of or name
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> Self: ...
+    @overload
+    def __get__(self, obj: _FrameworkBase, owner: type[Any]) -> C: ...
+    def __get__(self, obj: _FrameworkBase | None, owner: type[Any]) -> Self | C:
+        if obj is None:
+            return self
+        cache = obj._services
+        if self._name not in cache:
+            if self._local:
+                obj._require_datastack(self._name)
+            options = obj._service_options(self._name)
+            cache[self._name] = self._factory(obj._http, obj._ctx, **options)
+        client: C = cache[self._name]
+        return client
+
+
 class _FrameworkBase:
     """Configuration shared by the sync and async framework clients."""
+
+    _http: Any
 
     def __init__(
         self,
@@ -69,6 +113,7 @@ class _FrameworkBase:
         self._token_file = auth_token_file
         self._token_key = auth_token_key
         self._token_origin = source.origin
+        self._services: dict[str, Any] = {}
         self._ctx = ClientContext(
             server_address=server,
             datastack_name=datastack_name or dataset_name,
@@ -92,6 +137,11 @@ class _FrameworkBase:
     def dataset_name(self) -> str | None:
         """The original client's name for :attr:`datastack_name`."""
         return self._ctx.datastack_name
+
+    def _service_options(self, service: str) -> dict[str, Any]:
+        if service == "auth":
+            return {"token_file": self._token_file, "token_key": self._token_key}
+        return {}
 
     def _require_datastack(self, service: str) -> None:
         if not self.datastack_name:
@@ -144,44 +194,23 @@ class FrameworkClient(_FrameworkBase):
             self._ctx.auth, self._ctx.timeouts, self._ctx.retries, transport
         )
 
-    @cached_property
-    def auth(self) -> AuthClient:
-        """The auth service client (your token; token and user look-ups)."""
-        return AuthClient(
-            self._http, self._ctx, token_file=self._token_file, token_key=self._token_key
-        )
-
-    @cached_property
-    def info(self) -> InfoServiceClient:
-        """The info service client (datastack records and data sources)."""
-        return InfoServiceClient(self._http, self._ctx)
-
-    @cached_property
-    def schema(self) -> SchemaClient:
-        """The schema service client (annotation types and their JSON Schemas)."""
-        return SchemaClient(self._http, self._ctx)
-
-    @property
-    def schemas(self) -> SchemaClient:
-        """The original client's name for :attr:`schema`."""
-        return self.schema
-
-    @cached_property
-    def state(self) -> JSONService:
-        """The JSON state service client (Neuroglancer states)."""
-        return JSONService(self._http, self._ctx)
-
-    @cached_property
-    def chunkedgraph(self) -> ChunkedGraphClient:
-        """The datastack's chunkedgraph (segmentation) client."""
-        self._require_datastack("chunkedgraph")
-        return ChunkedGraphClient(self._http, self._ctx)
-
-    @cached_property
-    def annotation(self) -> AnnotationClient:
-        """The datastack's annotation (AnnotationEngine) client."""
-        self._require_datastack("annotation")
-        return AnnotationClient(self._http, self._ctx)
+    auth = SubClient(
+        AuthClient, doc="The auth service client (your token; token and user look-ups)."
+    )
+    info = SubClient(InfoServiceClient, doc="The info service client (datastack records, sources).")
+    schema = SubClient(
+        SchemaClient, doc="The schema service client (annotation types, JSON Schemas)."
+    )
+    schemas = SubClient(
+        SchemaClient, alias_of="schema", doc="The original client's name for schema."
+    )
+    state = SubClient(JSONService, doc="The JSON state service client (Neuroglancer states).")
+    chunkedgraph = SubClient(
+        ChunkedGraphClient, local=True, doc="The datastack's chunkedgraph (segmentation) client."
+    )
+    annotation = SubClient(
+        AnnotationClient, local=True, doc="The datastack's annotation (AnnotationEngine) client."
+    )
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -220,44 +249,13 @@ class AsyncFrameworkClient(_FrameworkBase):
             self._ctx.auth, self._ctx.timeouts, self._ctx.retries, transport
         )
 
-    @cached_property
-    def auth(self) -> AsyncAuthClient:
-        """The auth service client."""
-        return AsyncAuthClient(
-            self._http, self._ctx, token_file=self._token_file, token_key=self._token_key
-        )
-
-    @cached_property
-    def info(self) -> AsyncInfoServiceClient:
-        """The info service client."""
-        return AsyncInfoServiceClient(self._http, self._ctx)
-
-    @cached_property
-    def schema(self) -> AsyncSchemaClient:
-        """The schema service client."""
-        return AsyncSchemaClient(self._http, self._ctx)
-
-    @property
-    def schemas(self) -> AsyncSchemaClient:
-        """The original client's name for :attr:`schema`."""
-        return self.schema
-
-    @cached_property
-    def state(self) -> AsyncJSONService:
-        """The JSON state service client."""
-        return AsyncJSONService(self._http, self._ctx)
-
-    @cached_property
-    def chunkedgraph(self) -> AsyncChunkedGraphClient:
-        """The datastack's chunkedgraph (segmentation) client."""
-        self._require_datastack("chunkedgraph")
-        return AsyncChunkedGraphClient(self._http, self._ctx)
-
-    @cached_property
-    def annotation(self) -> AsyncAnnotationClient:
-        """The datastack's annotation (AnnotationEngine) client."""
-        self._require_datastack("annotation")
-        return AsyncAnnotationClient(self._http, self._ctx)
+    auth = SubClient(AsyncAuthClient, doc="The auth service client.")
+    info = SubClient(AsyncInfoServiceClient, doc="The info service client.")
+    schema = SubClient(AsyncSchemaClient, doc="The schema service client.")
+    schemas = SubClient(AsyncSchemaClient, alias_of="schema", doc="The original name of schema.")
+    state = SubClient(AsyncJSONService, doc="The JSON state service client.")
+    chunkedgraph = SubClient(AsyncChunkedGraphClient, local=True, doc="The chunkedgraph client.")
+    annotation = SubClient(AsyncAnnotationClient, local=True, doc="The annotation client.")
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
