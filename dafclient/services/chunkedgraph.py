@@ -785,6 +785,37 @@ class ChunkedGraphBase(ServiceClient):
                 roots.append(node)
         return np.array(sorted(roots), dtype=np.uint64)
 
+    def _suggest_latest_roots(
+        self,
+        root_id: int,
+        timestamp: TimestampLike | None = None,
+        stop_layer: int | None = None,
+        return_all: bool = False,
+        return_fraction_overlap: bool = False,
+    ) -> Plan[Any]:
+        """The current root that best continues ``root_id``: the one holding most of its L2 nodes
+        (or nodes at ``stop_layer``). ``return_all`` gives every candidate, best first;
+        ``return_fraction_overlap`` adds the fraction of ``root_id`` each one holds."""
+        root = as_id(root_id, name="root_id")
+        layer = 2 if stop_layer is None else stop_layer
+        latest = yield from self._is_latest_roots([root], timestamp=timestamp)
+        if latest[0]:
+            candidates, fractions = np.array([root], dtype=np.uint64), np.array([1.0])
+        else:
+            nodes = yield from self._get_leaves(root, stop_layer=layer)
+            roots = yield from self._get_roots(nodes, timestamp=timestamp)
+            candidates, counts = np.unique(roots[roots != 0], return_counts=True)
+            order = np.argsort(-counts, kind="stable")
+            candidates, fractions = candidates[order], counts[order] / max(1, nodes.size)
+        if return_all:
+            return (candidates, fractions) if return_fraction_overlap else candidates
+        best = int(candidates[0]) if candidates.size else 0
+        return (
+            (best, float(fractions[0]) if fractions.size else 0.0)
+            if return_fraction_overlap
+            else best
+        )
+
     def _get_past_ids(
         self,
         root_ids: IdsLike,
@@ -915,6 +946,7 @@ class ChunkedGraphClient(SyncBinding, ChunkedGraphBase):
     get_tabular_change_log = sync_op(ChunkedGraphBase._get_tabular_change_log)
     get_lineage_graph = sync_op(ChunkedGraphBase._get_lineage_graph)
     get_latest_roots = sync_op(ChunkedGraphBase._get_latest_roots)
+    suggest_latest_roots = sync_op(ChunkedGraphBase._suggest_latest_roots)
     get_original_roots = sync_op(ChunkedGraphBase._get_original_roots)
     get_past_ids = sync_op(ChunkedGraphBase._get_past_ids)
     get_delta_roots = sync_op(ChunkedGraphBase._get_delta_roots)
@@ -973,6 +1005,7 @@ class AsyncChunkedGraphClient(AsyncBinding, ChunkedGraphBase):
     get_tabular_change_log = async_op(ChunkedGraphBase._get_tabular_change_log)
     get_lineage_graph = async_op(ChunkedGraphBase._get_lineage_graph)
     get_latest_roots = async_op(ChunkedGraphBase._get_latest_roots)
+    suggest_latest_roots = async_op(ChunkedGraphBase._suggest_latest_roots)
     get_original_roots = async_op(ChunkedGraphBase._get_original_roots)
     get_past_ids = async_op(ChunkedGraphBase._get_past_ids)
     get_delta_roots = async_op(ChunkedGraphBase._get_delta_roots)

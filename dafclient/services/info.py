@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, TypeVar
 
 import numpy as np
@@ -18,8 +19,9 @@ from dafgen.info_v2.models import AlignedVolume, DataStackFull
 
 from dafclient import _generated as gen
 from dafclient._context import ApiVersions
-from dafclient._plan import Plan, async_op, read_json, sync_op
+from dafclient._plan import Plan, adrive, async_op, drive, read_json, sync_op
 from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
+from dafclient.cloudvolumes import make_cloudvolume
 from dafclient.errors import ConfigurationError, ResponseFormatError
 from dafclient.format_utils import FormatFor, format_source
 
@@ -351,9 +353,37 @@ class InfoServiceClient(SyncBinding, InfoServiceBase):
     )
     synapse_segmentation_source = sync_op(InfoServiceBase._synapse_segmentation_source)
 
+    def image_cloudvolume(self, **kwargs: Any) -> Any:
+        """A ``CloudVolume`` of the EM imagery (keyword arguments go to ``CloudVolume``)."""
+        source = drive(self._image_source(format_for="cloudvolume"), self._http)
+        if source is None:
+            raise ConfigurationError("the datastack has no image source")
+        return make_cloudvolume(source, self._ctx, **kwargs)
+
+    def segmentation_cloudvolume(self, **kwargs: Any) -> Any:
+        """A ``CloudVolume`` of the segmentation (graphene sources get this client's token)."""
+        source = drive(self._segmentation_source(format_for="cloudvolume"), self._http)
+        if source is None:
+            raise ConfigurationError("the datastack has no segmentation source")
+        return make_cloudvolume(source, self._ctx, **kwargs)
+
 
 class AsyncInfoServiceClient(AsyncBinding, InfoServiceBase):
     """:class:`InfoServiceClient` with coroutine methods."""
+
+    async def image_cloudvolume(self, **kwargs: Any) -> Any:
+        """A ``CloudVolume`` of the EM imagery (keyword arguments go to ``CloudVolume``)."""
+        source = await adrive(self._image_source(format_for="cloudvolume"), self._http)
+        if source is None:
+            raise ConfigurationError("the datastack has no image source")
+        return await asyncio.to_thread(make_cloudvolume, source, self._ctx, **kwargs)
+
+    async def segmentation_cloudvolume(self, **kwargs: Any) -> Any:
+        """A ``CloudVolume`` of the segmentation (graphene sources get this client's token)."""
+        source = await adrive(self._segmentation_source(format_for="cloudvolume"), self._http)
+        if source is None:
+            raise ConfigurationError("the datastack has no segmentation source")
+        return await asyncio.to_thread(make_cloudvolume, source, self._ctx, **kwargs)
 
     get_datastacks = async_op(InfoServiceBase._get_datastacks)
     get_datastack_info = async_op(InfoServiceBase._get_datastack_info)

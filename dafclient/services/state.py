@@ -172,7 +172,8 @@ class StateClientBase(ServiceClient):
     def _build_neuroglancer_url(
         self, state_id: int, ngl_url: str | None = None, target_site: str | None = None
     ) -> Plan[str]:
-        """A viewer link that loads state ``state_id`` (``?json_url=`` form)."""
+        """A viewer link that loads state ``state_id``: ``?json_url=`` for seunglab-style viewers
+        (the default), ``#!middleauth+`` for spelunker/mainline Neuroglancer (``target_site``)."""
         viewer = ngl_url or self._ngl_url
         if viewer is None and self._ctx.datastack_name:
             viewer = (yield from datastack_record(self._ctx)).viewer_site
@@ -181,7 +182,13 @@ class StateClientBase(ServiceClient):
                 "no Neuroglancer URL: pass ngl_url= (or set client.state.ngl_url)"
             )
         endpoint = (yield from self._state_service_endpoint()).format(state_id=int(state_id))
-        return f"{viewer.rstrip('/')}/?json_url={quote(endpoint, safe=':/')}"
+        if target_site in (None, "seunglab"):
+            return f"{viewer.rstrip('/')}/?json_url={quote(endpoint, safe=':/')}"
+        if target_site in ("spelunker", "mainline", "cave-explorer"):
+            return f"{viewer.rstrip('/')}/#!middleauth+{endpoint}"
+        raise InputError(
+            f"target_site must be 'seunglab', 'spelunker', 'mainline' or 'cave-explorer', got {target_site!r}"
+        )
 
     @staticmethod
     def save_state_json_local(

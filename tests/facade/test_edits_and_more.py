@@ -172,3 +172,60 @@ async def test_async_edit_and_lookups(edit_server: LocalServer) -> None:
             manifest.graph.resolution
         )
         assert (await c.annotation.get_aligned_volume_name()) == "synthetic_em"
+
+
+def test_cloudvolumes_from_the_info_service(
+    client: FrameworkClient, daf_server: LocalServer
+) -> None:
+    graph = daf_server.deployment.graph
+    segmentation = client.info.segmentation_cloudvolume()
+    sample = graph.supervoxel_ids[:50]
+    np.testing.assert_array_equal(
+        np.asarray(segmentation.get_roots(sample)), graph.get_roots(sample)
+    )
+    image = client.info.image_cloudvolume()
+    bounds = image.bounds
+    corner = np.asarray(bounds.minpt)
+    cutout = image[corner[0] : corner[0] + 8, corner[1] : corner[1] + 8, corner[2] : corner[2] + 2]
+    assert cutout.shape[:3] == (8, 8, 2) and cutout.dtype == np.uint8
+
+
+async def test_async_cloudvolume(aclient: AsyncFrameworkClient, daf_server: LocalServer) -> None:
+    volume = await aclient.info.segmentation_cloudvolume()
+    sample = daf_server.deployment.graph.supervoxel_ids[:5]
+    assert (
+        np.asarray(volume.get_roots(sample)).tolist()
+        == daf_server.deployment.graph.get_roots(sample).tolist()
+    )
+
+
+def test_suggest_latest_roots_follows_the_biggest_part(
+    client: FrameworkClient, daf_server: LocalServer
+) -> None:
+    manifest = daf_server.deployment.manifest
+    assert manifest is not None
+    merge = next(e for e in manifest.edits if e.kind == "merge")
+    old = merge.old_root_ids[0]
+    suggested = client.chunkedgraph.suggest_latest_roots(old)
+    assert client.chunkedgraph.is_latest_roots([suggested]).all()
+    old_leaves = set(client.chunkedgraph.get_leaves(old).tolist())
+    assert old_leaves & set(client.chunkedgraph.get_leaves(suggested).tolist())
+    candidates, fractions = client.chunkedgraph.suggest_latest_roots(
+        old, return_all=True, return_fraction_overlap=True
+    )
+    assert candidates[0] == suggested and np.all(np.diff(fractions) <= 0) and 0 < fractions[0] <= 1
+    current = client.chunkedgraph.get_root_id(merge.supervoxel_ids[0])
+    assert client.chunkedgraph.suggest_latest_roots(current) == current
+
+
+def test_neuroglancer_url_styles(client: FrameworkClient, daf_server: LocalServer) -> None:
+    url = f"{daf_server.base_url}/nglstate/api/v1/42"
+    assert (
+        client.state.build_neuroglancer_url(42, ngl_url="https://ngl.example.org")
+        == f"https://ngl.example.org/?json_url={url}"
+    )
+    assert client.state.build_neuroglancer_url(
+        42, ngl_url="https://spelunker.example.org", target_site="spelunker"
+    ) == (f"https://spelunker.example.org/#!middleauth+{url}")
+    with pytest.raises(InputError, match="target_site"):
+        client.state.build_neuroglancer_url(42, ngl_url="https://x.org", target_site="nope")
