@@ -138,6 +138,28 @@ class _FrameworkBase:
         """The original client's name for :attr:`datastack_name`."""
         return self._ctx.datastack_name
 
+    def change_auth(
+        self,
+        auth_token_file: str | os.PathLike[str] | None = None,
+        auth_token_key: str | None = None,
+        auth_token: str | None = None,
+    ) -> None:
+        """Switch to another token (given, or read from another file or key); ``None`` keeps
+        the current file and key. Every sub-client uses the new token from the next request on."""
+        if auth_token_file is not None:
+            self._token_file = auth_token_file
+        if auth_token_key is not None:
+            self._token_key = auth_token_key
+        source = find_token(
+            self.server_address,
+            auth_token=auth_token,
+            auth_token_file=self._token_file,
+            auth_token_key=self._token_key,
+        )
+        self._ctx.auth.set_token(source.token)
+        self._token_origin = source.origin
+        self._services.pop("auth", None)
+
     def _service_options(self, service: str) -> dict[str, Any]:
         if service == "auth":
             return {"token_file": self._token_file, "token_key": self._token_key}

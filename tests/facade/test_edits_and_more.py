@@ -229,3 +229,16 @@ def test_neuroglancer_url_styles(client: FrameworkClient, daf_server: LocalServe
     ) == (f"https://spelunker.example.org/#!middleauth+{url}")
     with pytest.raises(InputError, match="target_site"):
         client.state.build_neuroglancer_url(42, ngl_url="https://x.org", target_site="nope")
+
+
+def test_change_auth_switches_every_sub_client(daf_server: LocalServer, tmp_path: Path) -> None:
+    from dafclient.errors import AuthenticationError
+    from dafclient.tokens import write_token_file
+
+    token_file = write_token_file(tmp_path / "t.json", daf_server.admin_token, key="lab")
+    with FrameworkClient(DATASTACK, server_address=daf_server.base_url, auth_token="f" * 32) as c:
+        with pytest.raises(AuthenticationError):
+            c.info.get_datastacks()
+        c.change_auth(auth_token_file=token_file, auth_token_key="lab")
+        assert c.auth.token == daf_server.admin_token
+        assert c.info.get_datastacks() == [DATASTACK]
