@@ -50,9 +50,7 @@ def call(
     )
 
 
-def parse(model: type[T], request: Call, response: httpx.Response) -> T:
-    """``model.from_dict`` of the response JSON, or :class:`ResponseFormatError`."""
-    data = read_json(request, response)
+def _from_dict(model: type[T], data: Any, request: Call, response: httpx.Response) -> T:
     try:
         return model.from_dict(data)  # type: ignore[attr-defined, no-any-return]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -61,6 +59,11 @@ def parse(model: type[T], request: Call, response: httpx.Response) -> T:
             method=request.method,
             url=str(response.request.url),
         ) from exc
+
+
+def parse(model: type[T], request: Call, response: httpx.Response) -> T:
+    """``model.from_dict`` of the response JSON, or :class:`ResponseFormatError`."""
+    return _from_dict(model, read_json(request, response), request, response)
 
 
 def parse_list(model: type[T], request: Call, response: httpx.Response) -> list[T]:
@@ -72,14 +75,7 @@ def parse_list(model: type[T], request: Call, response: httpx.Response) -> list[
             method=request.method,
             url=str(response.request.url),
         )
-    try:
-        return [model.from_dict(item) for item in data]  # type: ignore[attr-defined]
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ResponseFormatError(
-            f"response does not match list[{model.__name__}]: {exc!r}",
-            method=request.method,
-            url=str(response.request.url),
-        ) from exc
+    return [_from_dict(model, item, request, response) for item in data]
 
 
 class RawBody:

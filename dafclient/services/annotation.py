@@ -310,12 +310,28 @@ class AnnotationClientBase(ServiceClient):
             )
         return data
 
-    def _check_batch(self, records: list[dict[str, Any]]) -> None:
+    def _write(
+        self,
+        endpoint: Any,
+        table_name: str,
+        records: list[dict[str, Any]],
+        aligned_volume_name: str | None,
+    ) -> Plan[Any]:
+        """Send one batch of annotations to ``endpoint`` (POST or PUT) and return its JSON."""
         if len(records) > MAX_ANNOTATIONS_PER_REQUEST:
             raise InputError(
                 f"{len(records)} annotations in one request; the service takes at most "
                 f"{MAX_ANNOTATIONS_PER_REQUEST}. Split them, or use the bulk upload helpers."
             )
+        server, volume = yield from self._volume(aligned_volume_name)
+        request = gen.call(
+            endpoint,
+            server,
+            aligned_volume_name=volume,
+            table_name=table_name,
+            body=gen.RawBody({"annotations": records}),
+        )
+        return read_json(request, (yield request))
 
     def _post_annotation(
         self,
@@ -326,16 +342,7 @@ class AnnotationClientBase(ServiceClient):
         """Insert annotations (nested form, e.g. ``{"pt": {"position": [x, y, z]}, ...}``) and
         return their new ids in order. Never retried automatically."""
         records = _as_records(data)
-        self._check_batch(records)
-        server, volume = yield from self._volume(aligned_volume_name)
-        request = gen.call(
-            post_annotations,
-            server,
-            aligned_volume_name=volume,
-            table_name=table_name,
-            body=gen.RawBody({"annotations": records}),
-        )
-        ids = read_json(request, (yield request))
+        ids = yield from self._write(post_annotations, table_name, records, aligned_volume_name)
         return [int(i) for i in ids]
 
     def _post_annotation_df(
@@ -357,21 +364,14 @@ class AnnotationClientBase(ServiceClient):
     ) -> Plan[dict[int, int]]:
         """Replace annotations (each with its ``id`` and full content); returns old id → new id."""
         records = _as_records(data)
-        self._check_batch(records)
         missing = [i for i, r in enumerate(records) if "id" not in r]
         if missing:
             raise InputError(
                 "every updated annotation needs its id", [f"item {i}: no 'id'" for i in missing]
             )
-        server, volume = yield from self._volume(aligned_volume_name)
-        request = gen.call(
-            update_annotations,
-            server,
-            aligned_volume_name=volume,
-            table_name=table_name,
-            body=gen.RawBody({"annotations": records}),
+        mapping = yield from self._write(
+            update_annotations, table_name, records, aligned_volume_name
         )
-        mapping = read_json(request, (yield request))
         return {int(k): int(v) for k, v in mapping.items()}
 
     def _update_annotation_df(
