@@ -41,15 +41,39 @@ def serve(
             "({host}-cave-secret.json in the secrets folder)."
         ),
     ] = False,
+    faults: Annotated[
+        float | None, typer.Option(help="Share of requests (0..1) to fail on purpose.")
+    ] = None,
+    fault_seed: Annotated[int, typer.Option(help="Seed of the fault sequence.")] = 0,
+    fault_kinds: Annotated[
+        str | None,
+        typer.Option(help="Fault kinds, e.g. 502+503+504+429+reset+hang+truncate (default: all)."),
+    ] = None,
+    fault_routes: Annotated[
+        str | None, typer.Option(help="Path prefixes subject to faults, e.g. /segmentation/.")
+    ] = None,
+    fault_phase: Annotated[
+        str, typer.Option(help="Fail before the handler, after it, or both.")
+    ] = "both",
 ) -> None:
     """Serve a local reference deployment of every DAF service (needs the ``server`` extra)."""
     try:
         from dafserver.deployment import Deployment
+        from dafserver.faults import parse_fields
         from dafserver.runner import serve_forever
     except ImportError as exc:  # pragma: no cover - depends on the installed extras
         raise typer.BadParameter(
             f"dafserver needs the server extra: pip install 'dafclient[server]' ({exc})"
         ) from exc
+    fault_config = None
+    if faults is not None:
+        fields = {"rate": str(faults), "seed": str(fault_seed), "phase": fault_phase}
+        fields.update({"kinds": fault_kinds} if fault_kinds else {})
+        fields.update({"routes": fault_routes} if fault_routes else {})
+        try:
+            fault_config = parse_fields(fields)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
     deployment = Deployment.open(data, database_url=database_url, size=size, seed=seed)
     typer.echo(f"dafserver: data in {deployment.data_dir}")
     typer.echo(f"dafserver: admin token {deployment.admin_token}")
@@ -60,7 +84,17 @@ def serve(
         typer.echo(f"dafserver: token saved to {path}")
     typer.echo(f"dafserver: listening on http://{host}:{port}")
     deployment.close()
-    serve_forever(data, host=host, port=port, size=size, seed=seed, database_url=database_url)
+    if fault_config is not None:
+        typer.echo(f"dafserver: injecting faults {fault_config}")
+    serve_forever(
+        data,
+        host=host,
+        port=port,
+        size=size,
+        seed=seed,
+        database_url=database_url,
+        faults=fault_config,
+    )
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 import httpx
 
@@ -25,6 +25,10 @@ from dafclient.services.schema import AsyncSchemaClient, SchemaClient
 from dafclient.services.state import AsyncJSONService, JSONService
 from dafclient.tokens import find_token
 from dafclient.transport import TokenAuth, TrustedServers, build_async_client, build_sync_client
+
+if TYPE_CHECKING:
+    from dafclient.lookup import LookupClient
+    from dafclient.timestamps import TimestampLike
 
 KNOWN_SERVICES = frozenset({"auth", "info", "schema", "state", "annotation", "chunkedgraph"})
 
@@ -233,6 +237,26 @@ class FrameworkClient(_FrameworkBase):
     annotation = SubClient(
         AnnotationClient, local=True, doc="The datastack's annotation (AnnotationEngine) client."
     )
+
+    def make_lookup_client(
+        self,
+        timestamp: TimestampLike | None = None,
+        segmentation_mip: int = 0,
+        voxel_resolution: Any = None,
+        **kwargs: Any,
+    ) -> LookupClient:
+        """A :class:`~dafclient.lookup.LookupClient` for this datastack (supervoxel and root ids
+        under points); keyword arguments go to its constructor."""
+        from dafclient.lookup import LookupClient
+
+        self._require_datastack("lookup")
+        return LookupClient(
+            self,
+            timestamp=timestamp,
+            segmentation_mip=segmentation_mip,
+            voxel_resolution=voxel_resolution,
+            **kwargs,
+        )
 
     def close(self) -> None:
         """Close the pooled connections."""

@@ -9,11 +9,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dafserver import errors
 from dafserver.auth.guard import AuthFailure, auth_failure_response
 from dafserver.deployment import Deployment
+from dafserver.faults import FaultConfig, config_from_env, install
 from dafserver.services import annotation, auth_routes, info, nglstate, schema, segmentation
 
 
-def create_app(deployment: Deployment) -> FastAPI:
-    """Build the application serving ``deployment``."""
+def create_app(deployment: Deployment, *, faults: FaultConfig | None = None) -> FastAPI:
+    """Build the application serving ``deployment``.
+
+    ``faults`` (default: ``$DAFSERVER_FAULTS``, else none) makes a share of requests fail.
+    """
     app = FastAPI(
         title="dafserver",
         description="Local reference deployment of the Dynamic Annotation Framework services.",
@@ -33,4 +37,5 @@ def create_app(deployment: Deployment) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, errors.http_error_handler)
     for service in (auth_routes, info, schema, annotation, nglstate, segmentation):
         app.include_router(service.build_router())
+    install(app, faults if faults is not None else config_from_env())
     return app

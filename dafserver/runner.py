@@ -15,6 +15,7 @@ import uvicorn
 
 from dafserver.app import create_app
 from dafserver.deployment import Deployment
+from dafserver.faults import FaultConfig
 
 STARTUP_TIMEOUT_S = 30.0
 
@@ -46,17 +47,18 @@ def running_server(
     size: str | None = "small",
     seed: int = 0,
     database_url: str | None = None,
+    faults: FaultConfig | None = None,
 ) -> Iterator[LocalServer]:
     """Open (building if needed) the deployment in ``data_dir`` and serve it until the block exits.
 
-    ``port=0`` picks a free port; the base URL in the result says which.
+    ``port=0`` picks a free port; the base URL in the result says which. ``faults`` makes a share
+    of requests fail (see :mod:`dafserver.faults`).
     """
     deployment = Deployment.open(data_dir, database_url=database_url, size=size, seed=seed)
     sock = _bind(host, port)
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(deployment), log_level="warning", lifespan="off", timeout_keep_alive=30
-    )
+    app = create_app(deployment, faults=faults)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=30)
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="dafserver", daemon=True
@@ -91,10 +93,12 @@ def serve_forever(
     size: str | None = "small",
     seed: int = 0,
     database_url: str | None = None,
+    faults: FaultConfig | None = None,
 ) -> None:
     """Serve the deployment in ``data_dir`` in the foreground until interrupted."""
     deployment = Deployment.open(data_dir, database_url=database_url, size=size, seed=seed)
     try:
-        uvicorn.run(create_app(deployment), host=host, port=port, log_level="info", lifespan="off")
+        app = create_app(deployment, faults=faults)
+        uvicorn.run(app, host=host, port=port, log_level="info", lifespan="off")
     finally:
         deployment.close()

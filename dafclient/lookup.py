@@ -1,0 +1,295 @@
+"""LookupClient: supervoxel and root ids under points, for a few thousand to a few million points.
+
+Supervoxels come from the segmentation volume through cloud-volume (for a chunkedgraph source,
+the watershed layer, never agglomerated); the points are grouped by storage chunk and each touched
+chunk is read once. Roots come from the chunkedgraph in batched binary requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from tqdm import tqdm
+
+from dafclient.chunked_reads import (
+    OutsidePolicy,
+    VolumeGrid,
+    as_points,
+    group_by_chunk,
+    read_labels,
+    to_mip_voxels,
+)
+from dafclient.cloudvolumes import make_cloudvolume
+from dafclient.errors import ConfigurationError, InputError
+from dafclient.ids import IdArray, IdsLike, as_id_array
+from dafclient.timestamps import TimestampLike
+
+if TYPE_CHECKING:
+    from dafclient.framework import FrameworkClient
+
+PROGRESS_MIN_CHUNKS = 100
+"""With ``progress=None`` a bar is shown only for lookups touching more chunks than this."""
+
+
+class LookupClient:
+    """Look up the supervoxel and root ids under points of a datastack's segmentation.
+
+    Made by :meth:`FrameworkClient.make_lookup_client`. Points are ``(N, 3)`` x, y, z in voxels of
+    ``voxel_resolution`` nm (default: the datastack's viewer resolution); they are scaled to the
+    voxels of segmentation mip ``segmentation_mip`` and floored. Every method takes per-call
+    overrides of the mip, the voxel resolution and the timestamp.
+
+    Args:
+        client: the framework client (its info and chunkedgraph services are used).
+        timestamp: when to look up roots (default: now, at each call).
+        segmentation_mip: the mip whose supervoxels are read.
+        voxel_resolution: nm per voxel of the input points.
+        segmentation_source: a cloud path to read instead of the datastack's segmentation
+            (``graphene://...`` or ``precomputed://...``); a non-graphene source is flat: its
+            labels are the roots and there are no supervoxels.
+        outside: ``"error"`` raises :class:`InputError` naming the rows outside the volume or not
+            finite; ``"zero"`` gives those rows id 0.
+        progress: show a progress bar over chunk reads; ``None`` shows it only when more than
+            100 chunks are read.
+    """
+
+    def __init__(
+        self,
+        client: FrameworkClient,
+        *,
+        timestamp: TimestampLike | None = None,
+        segmentation_mip: int = 0,
+        voxel_resolution: Sequence[float] | npt.ArrayLike | None = None,
+        segmentation_source: str | None = None,
+        outside: OutsidePolicy = "error",
+        progress: bool | None = None,
+    ) -> None:
+        self._client = client
+        self.timestamp = timestamp
+        self.segmentation_mip = segmentation_mip
+        self._voxel_resolution = None if voxel_resolution is None else _resolution(voxel_resolution)
+        self._source = segmentation_source
+        self.outside: OutsidePolicy = _policy(outside)
+        self.progress = progress
+        self._volumes: dict[int, Any] = {}
+
+    # -- configuration -------------------------------------------------------------------
+    @property
+    def voxel_resolution(self) -> npt.NDArray[np.float64]:
+        """nm per voxel of input points (fetched from the datastack's viewer resolution once)."""
+        if self._voxel_resolution is None:
+            value = np.asarray(self._client.info.viewer_resolution(), dtype=np.float64)
+            if not np.isfinite(value).all():
+                raise ConfigurationError(
+                    "the datastack has no viewer resolution: pass voxel_resolution="
+                )
+            self._voxel_resolution = value
+        return self._voxel_resolution
+
+    @property
+    def is_flat(self) -> bool:
+        """True when the segmentation has no chunkedgraph (labels are roots)."""
+        return not _is_graphene(self.volume(self.segmentation_mip))
+
+    def volume(self, mip: int | None = None) -> Any:
+        """The ``CloudVolume`` read at ``mip`` (created once per mip)."""
+        m = self.segmentation_mip if mip is None else int(mip)
+        if m not in self._volumes:
+            if self._source is None:
+                cv = self._client.info.segmentation_cloudvolume(mip=m)
+            else:
+                cv = make_cloudvolume(self._source, self._client._ctx, mip=m)
+            self._volumes[m] = cv
+        return self._volumes[m]
+
+    # -- look-ups ------------------------------------------------------------------------
+    def lookup_supervoxels(
+        self,
+        pts: Any,
+        mip: int | None = None,
+        voxel_resolution: Sequence[float] | npt.ArrayLike | None = None,
+        *,
+        outside: OutsidePolicy | None = None,
+        progress: bool | None = None,
+    ) -> IdArray:
+        """Supervoxel ids (uint64) under ``pts``; for a flat segmentation, its labels."""
+        return self._labels(pts, mip, voxel_resolution, outside, progress, None)
+
+    def lookup_root_ids(
+        self, supervoxel_ids: IdsLike, timestamp: TimestampLike | None = None
+    ) -> IdArray:
+        """Root ids (uint64) of ``supervoxel_ids`` at ``timestamp``; 0 stays 0.
+
+        For a flat segmentation the ids are already roots and are returned as they are.
+        """
+        ids = as_id_array(supervoxel_ids, name="supervoxel_ids")
+        if self.is_flat:
+            return ids.copy()
+        roots = np.zeros(ids.shape, dtype=np.uint64)
+        nonzero = ids != 0
+        if nonzero.any():
+            ts = self.timestamp if timestamp is None else timestamp
+            roots[nonzero] = self._client.chunkedgraph.get_roots(ids[nonzero], timestamp=ts)
+        return roots
+
+    def lookup_points(
+        self,
+        pts: Any,
+        voxel_resolution: Sequence[float] | npt.ArrayLike | None = None,
+        timestamp: TimestampLike | None = None,
+        mip: int | None = None,
+        *,
+        outside: OutsidePolicy | None = None,
+        progress: bool | None = None,
+    ) -> tuple[IdArray, IdArray | None]:
+        """``(root_ids, supervoxel_ids)`` under ``pts``; ``supervoxel_ids`` is ``None`` for a
+        flat segmentation."""
+        supervoxels = self.lookup_supervoxels(
+            pts, mip, voxel_resolution, outside=outside, progress=progress
+        )
+        if self.is_flat:
+            return supervoxels, None
+        return self.lookup_root_ids(supervoxels, timestamp), supervoxels
+
+    def lookup_dataframe(
+        self,
+        point_column: str | Sequence[str],
+        data: pd.DataFrame,
+        mip: int | None = None,
+        voxel_resolution: Sequence[float] | npt.ArrayLike | None = None,
+        timestamp: TimestampLike | None = None,
+        position_suffix: str = "_position",
+        supervoxel_suffix: str = "_supervoxel_id",
+        root_id_suffix: str = "_root_id",
+        *,
+        outside: OutsidePolicy | None = None,
+        progress: bool | None = None,
+    ) -> pd.DataFrame:
+        """A copy of ``data`` with ids for each point column.
+
+        Each point column ``c`` (cells of x, y, z; or already named ``c{position_suffix}``) is
+        renamed ``c{position_suffix}`` and followed by ``c{supervoxel_suffix}`` (omitted for a
+        flat segmentation) and ``c{root_id_suffix}``. Other columns are kept in their order.
+        All points of all columns are looked up together, so each chunk is read once.
+        """
+        names = [point_column] if isinstance(point_column, str) else list(point_column)
+        if not names:
+            raise InputError("point_column names no column")
+        sources: dict[str, str] = {}
+        for name in names:
+            if name in data.columns:
+                sources[name] = name
+            elif f"{name}{position_suffix}" in data.columns:
+                sources[f"{name}{position_suffix}"] = name
+            else:
+                raise InputError(
+                    f"point column {name!r} is not in the data (nor {name}{position_suffix!r})"
+                )
+        labels = [f"{idx!r} ({column})" for column in sources for idx in data.index]
+        rows = [cell for column in sources for cell in data[column].tolist()]
+        pts = as_points(rows, labels) if rows else np.zeros((0, 3))
+        supervoxels = self._labels(pts, mip, voxel_resolution, outside, progress, labels)
+        flat = self.is_flat
+        roots = supervoxels if flat else self.lookup_root_ids(supervoxels, timestamp)
+        n = len(data)
+        produced = {
+            name + suffix for name in names for suffix in (supervoxel_suffix, root_id_suffix)
+        }
+        out: dict[str, Any] = {}
+        for column in data.columns:
+            if column in produced:
+                continue
+            if column not in sources:
+                out[column] = data[column].to_numpy(copy=True)
+                continue
+            name = sources[column]
+            k = names.index(name)
+            out[f"{name}{position_suffix}"] = data[column].to_numpy(copy=True)
+            if not flat:
+                out[f"{name}{supervoxel_suffix}"] = supervoxels[k * n : (k + 1) * n]
+            out[f"{name}{root_id_suffix}"] = roots[k * n : (k + 1) * n]
+        return pd.DataFrame(out, index=data.index.copy())
+
+    # -- internals -----------------------------------------------------------------------
+    def _labels(
+        self,
+        pts: Any,
+        mip: int | None,
+        voxel_resolution: Sequence[float] | npt.ArrayLike | None,
+        outside: OutsidePolicy | None,
+        progress: bool | None,
+        labels: Sequence[Any] | None,
+    ) -> IdArray:
+        points = as_points(pts, labels)
+        m = self.segmentation_mip if mip is None else int(mip)
+        resolution = (
+            self.voxel_resolution if voxel_resolution is None else _resolution(voxel_resolution)
+        )
+        cv = self.volume(m)
+        grid = _grid(cv, m)
+        policy = self.outside if outside is None else _policy(outside)
+        voxels, valid = to_mip_voxels(points, resolution, grid, outside=policy, labels=labels)
+        out = np.zeros(len(points), dtype=np.uint64)
+        inside = voxels[valid]
+        if len(inside) == 0:
+            return out
+        show = self.progress if progress is None else progress
+        groups = group_by_chunk(inside, grid)
+        if show is None:
+            show = len(groups) > PROGRESS_MIN_CHUNKS
+        graphene = _is_graphene(cv)
+
+        def read(lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+            return _read_block(cv, m, lo, hi, graphene)
+
+        with tqdm(total=len(groups), disable=not show, desc="chunks", unit="chunk") as bar:
+            out[valid] = read_labels(inside, grid, read, groups=groups, progress=bar.update)
+        return out
+
+
+def _read_block(
+    cv: Any, mip: int, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], graphene: bool
+) -> npt.NDArray[Any]:
+    from cloudvolume import Bbox
+
+    bbox = Bbox(lo.tolist(), hi.tolist())
+    options = {"agglomerate": False} if graphene else {}
+    block: npt.NDArray[Any] = np.asarray(cv.download(bbox, mip=mip, **options))
+    return block[..., 0] if block.ndim == 4 else block
+
+
+def _is_graphene(cv: Any) -> bool:
+    return bool(cv.meta.path.format == "graphene")
+
+
+def _grid(cv: Any, mip: int) -> VolumeGrid:
+    bounds = cv.meta.bounds(mip)
+    return VolumeGrid(
+        resolution=np.asarray(cv.mip_resolution(mip), dtype=np.float64),
+        lower=np.asarray(bounds.minpt, dtype=np.int64),
+        upper=np.asarray(bounds.maxpt, dtype=np.int64),
+        chunk_size=np.asarray(cv.meta.chunk_size(mip), dtype=np.int64),
+        chunk_origin=np.asarray(cv.meta.voxel_offset(mip), dtype=np.int64),
+    )
+
+
+def _resolution(value: Sequence[float] | npt.ArrayLike) -> npt.NDArray[np.float64]:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"voxel_resolution must be 3 numbers, got {value!r}") from exc
+    if array.shape != (3,) or not np.isfinite(array).all() or (array <= 0).any():
+        raise InputError(f"voxel_resolution must be 3 positive numbers, got {value!r}")
+    return array
+
+
+def _policy(value: str) -> OutsidePolicy:
+    if value == "error":
+        return "error"
+    if value == "zero":
+        return "zero"
+    raise InputError(f"outside must be 'error' or 'zero', got {value!r}")
