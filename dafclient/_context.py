@@ -61,8 +61,11 @@ class ClientContext:
         timeouts: Timeouts,
         retries: RetrySettings,
         api_versions: Mapping[str, ApiVersionRequest] | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
         self.server_address = server_address
+        # Plain http to a non-loopback host is refused for every server unless this is set.
+        self.allow_insecure_http = allow_insecure_http
         self.datastack_name = datastack_name
         self.auth = auth
         self.timeouts = timeouts

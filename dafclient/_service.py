@@ -44,7 +44,7 @@ class ServiceClient:
         self._explicit_server = (
             None
             if server_address is None
-            else normalize_server(server_address, allow_insecure_http=True)
+            else normalize_server(server_address, allow_insecure_http=context.allow_insecure_http)
         )
         if self._explicit_server is not None:
             context.trusted.add(self._explicit_server)
@@ -61,7 +61,9 @@ class ServiceClient:
         if not self.LOCAL:
             return self._ctx.server_address
         record = yield from datastack_record(self._ctx)
-        return normalize_server(record.local_server, allow_insecure_http=True)
+        return normalize_server(
+            record.local_server, allow_insecure_http=self._ctx.allow_insecure_http
+        )
 
     def _api_version(self) -> Plan[int]:
         server = yield from self._server()

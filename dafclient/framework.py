@@ -27,6 +27,7 @@ from dafclient.tokens import find_token
 from dafclient.transport import TokenAuth, TrustedServers, build_async_client, build_sync_client
 
 if TYPE_CHECKING:
+    from dafclient.imagery import ImageryClient
     from dafclient.lookup import LookupClient
     from dafclient.timestamps import TimestampLike
 
@@ -125,6 +126,7 @@ class _FrameworkBase:
             timeouts=timeouts or Timeouts(),
             retries=retries or RetrySettings(),
             api_versions=api_versions,
+            allow_insecure_http=allow_insecure_http,
         )
 
     @property
@@ -255,6 +257,28 @@ class FrameworkClient(_FrameworkBase):
             timestamp=timestamp,
             segmentation_mip=segmentation_mip,
             voxel_resolution=voxel_resolution,
+            **kwargs,
+        )
+
+    def make_imagery_client(
+        self,
+        image_mip: int = 0,
+        segmentation_mip: int | None = None,
+        base_resolution: Any = None,
+        timestamp: TimestampLike | None = None,
+        **kwargs: Any,
+    ) -> ImageryClient:
+        """An :class:`~dafclient.imagery.ImageryClient` for this datastack (aligned image and
+        segmentation cutouts); keyword arguments go to its constructor."""
+        from dafclient.imagery import ImageryClient
+
+        self._require_datastack("imagery")
+        return ImageryClient(
+            self,
+            image_mip=image_mip,
+            segmentation_mip=segmentation_mip,
+            base_resolution=base_resolution,
+            timestamp=timestamp,
             **kwargs,
         )
 

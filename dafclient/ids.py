@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -27,7 +27,7 @@ def _one(value: Any, index: int | None) -> int:
         raise InputError("invalid id", [_problem(index, value, "is a bool, not an id")])
     if isinstance(value, (int, np.integer)):
         number = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         number = int(value.strip())
     elif isinstance(value, (float, np.floating)) and float(value).is_integer():
         if abs(float(value)) > 2**53:
@@ -68,8 +68,10 @@ def as_id_array(values: IdsLike, *, name: str = "ids") -> IdArray:
                 )
             return flat.astype(np.uint64)
         values = flat.tolist()
-    if isinstance(values, (int, np.integer, str)):
+    if isinstance(values, (int, np.integer, str, float, np.floating, bool, np.bool_)):
         values = [values]
+    elif isinstance(values, (bytes, bytearray, Mapping)) or not isinstance(values, Iterable):
+        raise InputError(f"{name}: expected ids, got {type(values).__name__}")
     problems: list[str] = []
     out: list[int] = []
     for index, value in enumerate(values):

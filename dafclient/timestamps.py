@@ -21,8 +21,27 @@ TimestampLike: TypeAlias = datetime | pd.Timestamp | np.datetime64 | float | int
 
 
 def to_epoch_seconds(value: TimestampLike | Any, *, name: str = "timestamp") -> float:
-    """Unix seconds (UTC) for ``value``; raises :class:`InputError` naming ``name`` if invalid."""
-    if isinstance(value, bool):
+    """Unix seconds (UTC) for ``value``; raises :class:`InputError` naming ``name`` if invalid.
+
+    Every kind of input must lie within the years 1970-9999.
+    """
+    return _in_range(_seconds(value, name), value, name)
+
+
+def _in_range(seconds: float, value: Any, name: str) -> float:
+    if not math.isfinite(seconds):
+        raise InputError(f"{name}: {value!r:.80} is not a finite number of seconds")
+    if seconds < 0 or seconds >= _END_SECONDS:
+        raise InputError(f"{name}: {value!r:.80} is outside the years 1970-9999")
+    return seconds
+
+
+_END_SECONDS = 253402300800.0
+"""The start of the year 10000."""
+
+
+def _seconds(value: Any, name: str) -> float:
+    if isinstance(value, (bool, np.bool_)):
         raise InputError(f"{name}: expected a datetime or unix seconds, got a bool")
     if value is pd.NaT:
         raise InputError(f"{name}: NaT is not a point in time")
@@ -32,19 +51,23 @@ def to_epoch_seconds(value: TimestampLike | Any, *, name: str = "timestamp") -> 
         stamp = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
         return float(stamp.value) / 1e9
     if isinstance(value, datetime):
-        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:
+            raise InputError(f"{name}: {value!r:.80} is outside the years 1970-9999") from None
         return aware.timestamp()
     if isinstance(value, np.datetime64):
         if np.isnat(value):
             raise InputError(f"{name}: NaT is not a point in time")
-        return float(value.astype("datetime64[ns]").astype(np.int64)) / 1e9
+        year = int(value.astype("datetime64[Y]").astype(np.int64)) + 1970
+        if not 1970 <= year <= 9999:
+            raise InputError(f"{name}: {value!r:.80} is outside the years 1970-9999")
+        return float((value - np.datetime64(0, "s")) / np.timedelta64(1, "s"))
     if isinstance(value, (int, float, np.integer, np.floating)):
-        seconds = float(value)
-        if not math.isfinite(seconds):
-            raise InputError(f"{name}: {value!r} is not a finite number of seconds")
-        if seconds < 0 or seconds > 253402300799:
-            raise InputError(f"{name}: {value!r} is outside the years 1970-9999")
-        return seconds
+        try:
+            return float(value)
+        except OverflowError:
+            raise InputError(f"{name}: {value!r:.80} is outside the years 1970-9999") from None
     raise InputError(
         f"{name}: expected a datetime, pandas Timestamp, numpy datetime64 or unix seconds, "
         f"got {type(value).__name__}"

@@ -152,7 +152,9 @@ def write_token_file(
             )
         data = existing
     data[key] = token.strip()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    missing = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
+    for folder in reversed(missing):  # every new folder 0700, not just the last one
+        folder.mkdir(mode=0o700, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

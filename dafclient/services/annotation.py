@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -53,9 +54,20 @@ def annotation_json(value: Any) -> Any:
         return None if math.isnan(number) else number
     if isinstance(value, np.bool_):
         return bool(value)
-    if value is pd.NA or value is pd.NaT:
+    if value is None or value is pd.NA or value is pd.NaT:
         return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if not isinstance(value, (str, int, float, bool)):
+        raise InputError(f"a {type(value).__name__} value ({value!r:.80}) cannot be sent as JSON")
     return value
+
+
+def _record_json(index: int, item: Mapping[str, Any]) -> Any:
+    try:
+        return annotation_json(item)
+    except InputError as exc:
+        raise InputError(f"data: item {index}: {exc}") from None
 
 
 def process_position_columns(
@@ -73,14 +85,14 @@ def process_position_columns(
         raise InputError(f"position_columns not in the DataFrame: {missing}")
     points = {c: str(c).removesuffix("_position") for c in columns}
     records = []
-    for row in df.to_dict(orient="records"):
+    for index, row in enumerate(df.to_dict(orient="records")):
         item: dict[str, Any] = {}
         for key, value in row.items():
             if key in points:
                 item.setdefault(points[key], {})["position"] = value
             else:
                 item[str(key)] = value
-        records.append(annotation_json(item))
+        records.append(_record_json(index, item))
     return records
 
 
@@ -95,7 +107,7 @@ def _as_records(
     for index, item in enumerate(data):
         if not isinstance(item, Mapping):
             raise InputError(f"data: item {index} is a {type(item).__name__}, not a dict")
-        records.append(annotation_json(item))
+        records.append(_record_json(index, item))
     return records
 
 

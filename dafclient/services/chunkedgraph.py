@@ -121,17 +121,27 @@ def package_bounds(bounds: Bounds) -> str:
     return "_".join(f"{lo}-{hi}" for lo, hi in ints)
 
 
-def ids_from_json(values: Any, *, what: str = "ids") -> IdArray:
-    """A JSON list of ids (numbers or decimal strings) as uint64."""
+def _json_id(value: Any) -> int:
+    """One id from JSON: an integer or a decimal string (not a bool or a float)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise TypeError(f"{value!r} is not an id")
+
+
+def ids_from_json(values: Any, *, what: str = "ids", request: Call | None = None) -> IdArray:
+    """A JSON list of ids (numbers or decimal strings) as uint64 (``request``: for errors)."""
+    method, url = (request.method, request.url) if request is not None else ("?", "?")
     if not isinstance(values, list):
-        raise ResponseFormatError(f"expected a list of {what}", method="?", url="?")
+        raise ResponseFormatError(f"expected a list of {what}", method=method, url=url)
     if not values:
         return np.zeros(0, dtype=np.uint64)
     try:
-        return np.array([int(v) for v in values], dtype=np.uint64)
+        return np.array([_json_id(v) for v in values], dtype=np.uint64)
     except (TypeError, ValueError, OverflowError) as exc:
         raise ResponseFormatError(
-            f"{what}: not a list of ids ({exc})", method="?", url="?"
+            f"{what}: not a list of ids ({exc})", method=method, url=url
         ) from exc
 
 
@@ -140,7 +150,10 @@ def _json_ids(ids: IdArray) -> list[int | str]:
 
 
 def _points_nm(points: Any, resolution: Sequence[float], name: str) -> npt.NDArray[np.float64]:
-    array = np.asarray(points, dtype=np.float64)
+    try:
+        array = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name}: expected points of shape (N, 3) of numbers ({exc})") from None
     if array.ndim == 1:
         array = array[np.newaxis, :]
     if array.ndim != 2 or array.shape[1] != 3:
@@ -244,11 +257,11 @@ class ChunkedGraphBase(ServiceClient):
         Duplicates are looked up once and requests are batched; unknown ids map to 0.
         """
         ids = as_id_array(supervoxel_ids, name="supervoxel_ids")
+        ts = self._ts(timestamp)
         server, table = yield from self._where()
         if ids.size == 0:
             return ids
         unique, inverse = np.unique(ids, return_inverse=True)
-        ts = self._ts(timestamp)
         out = np.empty(unique.size, dtype=np.uint64)
         for start in range(0, unique.size, ROOTS_BATCH):
             chunk = unique[start : start + ROOTS_BATCH]
@@ -390,7 +403,11 @@ class ChunkedGraphBase(ServiceClient):
             int64_as_str=False,
         )
         data = read_json(request, (yield request))
-        return ids_from_json(data.get("leaf_ids", []))
+        if not isinstance(data, dict):
+            raise ResponseFormatError(
+                "expected an object with leaf_ids", method=request.method, url=request.url
+            )
+        return ids_from_json(data.get("leaf_ids", []), what="leaf_ids", request=request)
 
     def _get_leaves_many(
         self, root_ids: IdsLike, bounds: Bounds | None = None, stop_layer: int | None = None

@@ -106,7 +106,7 @@ class StateClientBase(ServiceClient):
 
     def _get_state_json(self, state_id: int | str) -> Plan[Any]:
         """A state, by id or by URL (a URL on another host is fetched without your token)."""
-        if isinstance(state_id, str) and not state_id.isdigit():
+        if isinstance(state_id, str) and not (state_id.isascii() and state_id.isdigit()):
             url = state_id.removeprefix("json_url=")
             if urlsplit(url).scheme not in {"http", "https"}:
                 raise InputError(f"state_id: expected an id or an http(s) URL, got {state_id!r}")
