@@ -1,4 +1,4 @@
-"""Developer tasks. `nox` runs the checks CI runs: lint, typecheck, codegen_check, tests."""
+"""Developer tasks. `nox` runs lint, typecheck, codegen_check, tests; CI adds `nox -s slow`."""
 
 from __future__ import annotations
 
@@ -16,9 +16,16 @@ EMANNOTATIONSCHEMAS = "emannotationschemas==5.26.3"
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The test suite (unit, integration against a local dafserver, contract)."""
+    """The test suite (unit, integration against a local dafserver, contract), without slow tests."""
     session.install("-e", ".[server,codegen,test]")
-    session.run("pytest", "-n", "auto", *session.posargs)
+    session.run("pytest", "-n", "auto", "-m", "not slow", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def slow(session: nox.Session) -> None:
+    """The slow variants: heavy fuzzing of every spec, many concurrent client calls."""
+    session.install("-e", ".[server,codegen,test]")
+    session.run("pytest", "-n", "auto", "-m", "slow", *session.posargs)
 
 
 @nox.session(python=PYTHON)

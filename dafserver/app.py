@@ -8,15 +8,27 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dafserver import errors
 from dafserver.auth.guard import AuthFailure, auth_failure_response
+from dafserver.body_limit import (
+    MAX_BODY_BYTES,
+    BodyLimitMiddleware,
+    BodyTooLarge,
+    body_too_large_handler,
+)
 from dafserver.deployment import Deployment
 from dafserver.faults import FaultConfig, config_from_env, install
 from dafserver.services import annotation, auth_routes, info, nglstate, schema, segmentation
 
 
-def create_app(deployment: Deployment, *, faults: FaultConfig | None = None) -> FastAPI:
+def create_app(
+    deployment: Deployment,
+    *,
+    faults: FaultConfig | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
     """Build the application serving ``deployment``.
 
     ``faults`` (default: ``$DAFSERVER_FAULTS``, else none) makes a share of requests fail.
+    Request bodies over ``max_body_bytes`` are refused with 413 (:mod:`dafserver.body_limit`).
     """
     app = FastAPI(
         title="dafserver",
@@ -35,6 +47,8 @@ def create_app(deployment: Deployment, *, faults: FaultConfig | None = None) -> 
     app.add_exception_handler(RequestValidationError, errors.validation_error_handler)
     app.add_exception_handler(errors.ServiceError, errors.service_error_handler)
     app.add_exception_handler(StarletteHTTPException, errors.http_error_handler)
+    app.add_exception_handler(BodyTooLarge, body_too_large_handler)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     for service in (auth_routes, info, schema, annotation, nglstate, segmentation):
         app.include_router(service.build_router())
     install(app, faults if faults is not None else config_from_env())

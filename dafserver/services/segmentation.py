@@ -20,6 +20,8 @@ production answers 500:
   202. ``find_path`` always answers chunk-centre coordinates (``precision_mode`` has no meshes
   to use) with no failed ids.
 - Timestamps beyond the years 1..9999 are clamped to them (production answers 400 or 500).
+- ``stop_layer`` / ``start_layer`` above 255 are a 400, and a gzipped body inflating past the
+  request-body limit (:mod:`dafserver.body_limit`) is a 413.
 - Virtual tables, CORS headers and the plain-text index pages are not served; a table the auth
   service maps but the deployment lacks answers 404. Form-encoded request bodies are read like
   any other (production's Flask loses them).

@@ -29,6 +29,7 @@ import pandas as pd
 from fastapi import Request
 from fastapi.responses import Response
 
+from dafserver.body_limit import MAX_BODY_BYTES
 from dafserver.errors import ServiceError
 from dafserver.responses import flask_json_bytes
 
@@ -40,6 +41,8 @@ BINARY = "application/octet-stream"
 GZIP_LEVEL = 6
 """zlib level for gzipped answers (production uses gzip's default; the bytes differ, not the data)."""
 
+MAX_LAYER = 255
+"""Largest layer a ``stop_layer`` / ``start_layer`` may name (a node id's layer field is 8 bits)."""
 MAX_BOUND = 2**53
 """Bounds beyond this many voxels are clipped to it (the box covers the whole volume anyway)."""
 EARLIEST = datetime(1, 1, 1, tzinfo=UTC).timestamp()
@@ -137,14 +140,17 @@ def parse_int(raw: str, what: str) -> int:
 
 
 def parse_layer(raw: str | None, default: int, what: str = "stop_layer") -> int:
-    """A layer number, at least 1 (``default`` when absent).
+    """A layer number, 1..:data:`MAX_LAYER` (``default`` when absent).
 
     Layers above the root layer are allowed: no node reaches them, so root look-ups find no
-    ancestor there and leaf look-ups find no descendant.
+    ancestor there and leaf look-ups find no descendant. Beyond :data:`MAX_LAYER` (the largest
+    layer a node id can encode) is a 400.
     """
     layer = default if raw is None else parse_int(raw, what)
     if layer < 1:
         raise bad_request(f"{what} must be at least 1, got {layer}")
+    if layer > MAX_LAYER:
+        raise bad_request(f"{what} must be at most {MAX_LAYER}, got {layer}")
     return layer
 
 
@@ -163,14 +169,35 @@ def parse_bounds(raw: str | None) -> npt.NDArray[np.int64] | None:
 
 # -- bodies ----------------------------------------------------------------------------------
 async def read_body(request: Request) -> bytes:
-    """The raw request body, gunzipped when it carries ``Content-Encoding: gzip``."""
+    """The raw request body, gunzipped when it carries ``Content-Encoding: gzip``.
+
+    A gzipped body that inflates past :data:`~dafserver.body_limit.MAX_BODY_BYTES` is a 413.
+    """
     body = await request.body()
     if "gzip" in request.headers.get("content-encoding", "").lower():
         try:
-            return gzip.decompress(body)
+            return gunzip_limited(body, MAX_BODY_BYTES)
         except (OSError, EOFError, zlib.error) as err:
             raise bad_request(f"The gzip request body could not be decompressed: {err}") from None
     return body
+
+
+def gunzip_limited(data: bytes, limit: int) -> bytes:
+    """Every gzip member of ``data`` inflated, refusing (413) more than ``limit`` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        inflater = zlib.decompressobj(wbits=31)
+        chunk = inflater.decompress(data, limit - size + 1)
+        size += len(chunk)
+        if size > limit or inflater.unconsumed_tail:
+            raise ServiceError(413, f"The gzip request body inflates past {limit} bytes")
+        parts.append(chunk)
+        if not inflater.eof:
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        data = inflater.unused_data
+        if not data.strip(b"\0"):
+            return b"".join(parts)
 
 
 def parse_json(body: bytes) -> Any:

@@ -8,148 +8,37 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from contract_support import ContractServer
+from contract_support import (
+    TOKEN_KILLERS,
+    ContractServer,
+    auth_failed_operations,
+    operation_path,
+    schemathesis_command,
+    write_config,
+)
 
 from codegen.config import ServiceTarget, load_config
-from dafserver.seed import ALIGNED_VOLUME, DATASTACK
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = load_config(ROOT).services
 MAX_EXAMPLES = int(os.environ.get("DAF_CONTRACT_EXAMPLES", "8"))
-
-# Operations whose documented behaviour a generic check misreads (each with the reason):
-EXPECTED_REFUSALS = {
-    # dafserver only has API keys, and middle_auth refuses to log out an API key (422).
-    "logout",
-    # refresh_token refuses users with more than one key (400), which the fuzzer creates.
-    "refresh_token",
-    # Whether an annotation is valid depends on the table's schema type, which the request
-    # schema cannot express (posting synapses into a cell-type table is a correct 422).
-    "post_annotations",
-    "update_annotations",
-    # A table name that exists already is refused (400) however valid the request looks.
-    "create_table",
-    # Binary id bodies must be whole uint64s (a length the schema cannot state), root assertions
-    # and layer-2 chunk ids depend on the graph, and undo/redo of an operation with nothing left
-    # to change is refused: all documented 400s of schema-valid requests.
-    "get_roots",
-    "get_roots_binary",
-    "get_root_timestamps",
-    "get_minimal_covering_nodes",
-    "get_valid_nodes",
-    "get_l2_chunk_children",
-    "get_l2_chunk_children_binary",
-    "undo",
-    "redo",
-}
-# PyChunkedGraph parses booleans leniently: an unparsable value silently means the default
-# (documented on each parameter), so "schema-violating value accepted" is its real behaviour.
-LENIENT_SPECS = {"segmentation"}
-# These invalidate the token they are sent with, so they get a spare user's token.
-TOKEN_KILLERS = {"refresh_token", "delete_user_token", "logout"}
-
-
-# Realistic values for path parameters naming things that exist in the deployment, so that
-# schema-valid requests reach the handlers instead of stopping at "unknown table".
-KNOWN_NAMES = {
-    "aligned_volume_name": ALIGNED_VOLUME,
-    "datastack_name": DATASTACK,
-    "table_id": "synthetic_tiny",
-}
-
-
-def _operation_ids(spec: Path) -> set[str]:
-    document = yaml.safe_load(spec.read_text(encoding="utf-8"))
-    return {
-        operation["operationId"]
-        for item in document["paths"].values()
-        for method, operation in item.items()
-        if isinstance(operation, dict) and "operationId" in operation
-    }
-
-
-def _config(contract: ContractServer, spec: Path, directory: Path) -> Path:
-    operations = _operation_ids(spec)
-    lines = ["[auth.openapi.bearerAuth]", f'bearer = "{contract.token}"', ""]
-    if spec.parent.name in LENIENT_SPECS:
-        lines += ["[checks]", "negative_data_rejection.enabled = false", ""]
-    lines.append("[parameters]")
-    lines += [f'"path.{name}" = "{value}"' for name, value in KNOWN_NAMES.items()]
-    lines.append("")
-    for operation in sorted(EXPECTED_REFUSALS & operations):
-        lines += [
-            "[[operations]]",
-            f'include-operation-id = "{operation}"',
-            "checks.positive_data_acceptance.enabled = false",
-            "",
-        ]
-    for operation in sorted(TOKEN_KILLERS & operations):
-        lines += [
-            "[[operations]]",
-            f'include-operation-id = "{operation}"',
-            f'headers = {{ Authorization = "Bearer {contract.spare_token}" }}',
-            "",
-        ]
-    path = directory / "schemathesis.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: f"{t.service}-{t.version}")
 def test_spec_holds_against_dafserver(
     target: ServiceTarget, contract_server: ContractServer, tmp_path: Path
 ) -> None:
-    config = _config(contract_server, target.spec, tmp_path)
-    command = [
-        sys.executable,
-        "-m",
-        "schemathesis.cli",
-        "--config-file",
-        str(config),
-        "run",
-        str(target.spec),
-        "--url",
-        contract_server.server.base_url,
-        "--max-examples",
-        str(MAX_EXAMPLES),
-        "--seed",
-        "20261125",
-        "--request-timeout",
-        "30",
-    ]
+    config = write_config(contract_server, target.spec, tmp_path)
+    command = schemathesis_command(
+        config, target.spec, contract_server.server.base_url, MAX_EXAMPLES
+    )
     result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, check=False)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-8000:]
     # Every operation must have been exercised with working credentials, except those that
     # revoke the token they are called with.
-    revoking = {_operation_path(target.spec, op) for op in TOKEN_KILLERS}
-    assert _auth_failed_operations(output) <= revoking, output[-8000:]
-
-
-def _operation_path(spec: Path, operation_id: str) -> str | None:
-    document = yaml.safe_load(spec.read_text(encoding="utf-8"))
-    for path, item in document["paths"].items():
-        for method, operation in item.items():
-            if isinstance(operation, dict) and operation.get("operationId") == operation_id:
-                return f"{method.upper()} {path}"
-    return None
-
-
-def _auth_failed_operations(output: str) -> set[str | None]:
-    """The operations schemathesis lists under its "Authentication failed" warning."""
-    found: set[str | None] = set()
-    lines = output.splitlines()
-    for index, line in enumerate(lines):
-        if line.startswith("Authentication failed"):
-            for entry in lines[index + 1 :]:
-                entry = entry.strip()
-                if entry.startswith("- "):
-                    found.add(entry[2:])
-                elif entry and not entry.startswith(("401", "403")):
-                    break
-    return found
+    revoking = {operation_path(target.spec, op) for op in TOKEN_KILLERS}
+    assert auth_failed_operations(output) <= revoking, output[-8000:]

@@ -6,8 +6,10 @@ from .affiliation import Affiliation
 from .api_error import ApiError
 from .api_error_data import ApiErrorData
 from .api_key import ApiKey
+from .are_roots_public_response_413 import AreRootsPublicResponse413
 from .auth_error import AuthError
 from .auth_error_data import AuthErrorData
+from .create_user_token_response_413 import CreateUserTokenResponse413
 from .dataset_ref import DatasetRef
 from .group_member import GroupMember
 from .missing_tos import MissingTos
@@ -27,8 +29,10 @@ __all__ = (
     "ApiError",
     "ApiErrorData",
     "ApiKey",
+    "AreRootsPublicResponse413",
     "AuthError",
     "AuthErrorData",
+    "CreateUserTokenResponse413",
     "DatasetRef",
     "GroupMember",
     "MissingTos",

@@ -85,6 +85,11 @@ def _parse_response(
 
         return response_403
 
+    if response.status_code == 413:
+        response_413 = AeError.from_dict(response.json())
+
+        return response_413
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -135,7 +140,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AeError | BodyValidationErrors | MiddleAuthError | MiddleAuthError | str]
+        Response[AeError | AeError | BodyValidationErrors | MiddleAuthError | MiddleAuthError | str]
     """
 
     kwargs = _get_kwargs(
@@ -183,7 +188,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AeError | BodyValidationErrors | MiddleAuthError | MiddleAuthError | str
+        AeError | AeError | BodyValidationErrors | MiddleAuthError | MiddleAuthError | str
     """
 
     return sync_detailed(
@@ -226,7 +231,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AeError | BodyValidationErrors | MiddleAuthError | MiddleAuthError | str]
+        Response[AeError | AeError | BodyValidationErrors | MiddleAuthError | MiddleAuthError | str]
     """
 
     kwargs = _get_kwargs(
@@ -272,7 +277,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AeError | BodyValidationErrors | MiddleAuthError | MiddleAuthError | str
+        AeError | AeError | BodyValidationErrors | MiddleAuthError | MiddleAuthError | str
     """
 
     return (

@@ -121,6 +121,11 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 413:
+        response_413 = AeError.from_dict(response.json())
+
+        return response_413
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -163,7 +168,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AeError | BodyValidationErrors | MiddleAuthError | AeError | MiddleAuthError | AeError | str | MiddleAuthError | list[int]]
+        Response[AeError | AeError | BodyValidationErrors | MiddleAuthError | AeError | MiddleAuthError | AeError | str | MiddleAuthError | list[int]]
     """
 
     kwargs = _get_kwargs(
@@ -204,7 +209,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AeError | BodyValidationErrors | MiddleAuthError | AeError | MiddleAuthError | AeError | str | MiddleAuthError | list[int]
+        AeError | AeError | BodyValidationErrors | MiddleAuthError | AeError | MiddleAuthError | AeError | str | MiddleAuthError | list[int]
     """
 
     return sync_detailed(
@@ -240,7 +245,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AeError | BodyValidationErrors | MiddleAuthError | AeError | MiddleAuthError | AeError | str | MiddleAuthError | list[int]]
+        Response[AeError | AeError | BodyValidationErrors | MiddleAuthError | AeError | MiddleAuthError | AeError | str | MiddleAuthError | list[int]]
     """
 
     kwargs = _get_kwargs(
@@ -279,7 +284,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AeError | BodyValidationErrors | MiddleAuthError | AeError | MiddleAuthError | AeError | str | MiddleAuthError | list[int]
+        AeError | AeError | BodyValidationErrors | MiddleAuthError | AeError | MiddleAuthError | AeError | str | MiddleAuthError | list[int]
     """
 
     return (

@@ -9,6 +9,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.api_error import ApiError
+from ...models.are_roots_public_response_413 import AreRootsPublicResponse413
 from ...models.auth_error import AuthError
 from ...types import Response
 
@@ -37,7 +38,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ApiError | AuthError | bool | None:
+) -> ApiError | AreRootsPublicResponse413 | AuthError | bool | None:
     if response.status_code == 200:
         response_200 = cast(bool, response.json())
         return response_200
@@ -52,6 +53,11 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 413:
+        response_413 = AreRootsPublicResponse413.from_dict(response.json())
+
+        return response_413
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -60,7 +66,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ApiError | AuthError | bool]:
+) -> Response[ApiError | AreRootsPublicResponse413 | AuthError | bool]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -74,7 +80,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: list[int],
-) -> Response[ApiError | AuthError | bool]:
+) -> Response[ApiError | AreRootsPublicResponse413 | AuthError | bool]:
     """Whether every root id in a list is public
 
      True when every listed root id is marked public in this table. The server compares the number of
@@ -90,7 +96,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ApiError | AuthError | bool]
+        Response[ApiError | AreRootsPublicResponse413 | AuthError | bool]
     """
 
     kwargs = _get_kwargs(
@@ -110,7 +116,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: list[int],
-) -> ApiError | AuthError | bool | None:
+) -> ApiError | AreRootsPublicResponse413 | AuthError | bool | None:
     """Whether every root id in a list is public
 
      True when every listed root id is marked public in this table. The server compares the number of
@@ -126,7 +132,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ApiError | AuthError | bool
+        ApiError | AreRootsPublicResponse413 | AuthError | bool
     """
 
     return sync_detailed(
@@ -141,7 +147,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: list[int],
-) -> Response[ApiError | AuthError | bool]:
+) -> Response[ApiError | AreRootsPublicResponse413 | AuthError | bool]:
     """Whether every root id in a list is public
 
      True when every listed root id is marked public in this table. The server compares the number of
@@ -157,7 +163,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ApiError | AuthError | bool]
+        Response[ApiError | AreRootsPublicResponse413 | AuthError | bool]
     """
 
     kwargs = _get_kwargs(
@@ -175,7 +181,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: list[int],
-) -> ApiError | AuthError | bool | None:
+) -> ApiError | AreRootsPublicResponse413 | AuthError | bool | None:
     """Whether every root id in a list is public
 
      True when every listed root id is marked public in this table. The server compares the number of
@@ -191,7 +197,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ApiError | AuthError | bool
+        ApiError | AreRootsPublicResponse413 | AuthError | bool
     """
 
     return (

@@ -8,6 +8,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.auth_error import AuthError
+from ...models.create_user_token_response_413 import CreateUserTokenResponse413
 from ...models.token_create_request import TokenCreateRequest
 from ...types import UNSET, Response, Unset
 
@@ -34,7 +35,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> AuthError | str | None:
+) -> AuthError | CreateUserTokenResponse413 | str | None:
     if response.status_code == 200:
         response_200 = cast(str, response.json())
         return response_200
@@ -49,6 +50,11 @@ def _parse_response(
 
         return response_401
 
+    if response.status_code == 413:
+        response_413 = CreateUserTokenResponse413.from_dict(response.json())
+
+        return response_413
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -57,7 +63,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[AuthError | str]:
+) -> Response[AuthError | CreateUserTokenResponse413 | str]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -70,7 +76,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: TokenCreateRequest | Unset = UNSET,
-) -> Response[AuthError | str]:
+) -> Response[AuthError | CreateUserTokenResponse413 | str]:
     """Create a new API key, optionally with a description
 
      Creates a new non-expiring API key for the calling user and returns it as a JSON string. The body is
@@ -86,7 +92,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AuthError | str]
+        Response[AuthError | CreateUserTokenResponse413 | str]
     """
 
     kwargs = _get_kwargs(
@@ -104,7 +110,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
     body: TokenCreateRequest | Unset = UNSET,
-) -> AuthError | str | None:
+) -> AuthError | CreateUserTokenResponse413 | str | None:
     """Create a new API key, optionally with a description
 
      Creates a new non-expiring API key for the calling user and returns it as a JSON string. The body is
@@ -120,7 +126,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AuthError | str
+        AuthError | CreateUserTokenResponse413 | str
     """
 
     return sync_detailed(
@@ -133,7 +139,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
     body: TokenCreateRequest | Unset = UNSET,
-) -> Response[AuthError | str]:
+) -> Response[AuthError | CreateUserTokenResponse413 | str]:
     """Create a new API key, optionally with a description
 
      Creates a new non-expiring API key for the calling user and returns it as a JSON string. The body is
@@ -149,7 +155,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AuthError | str]
+        Response[AuthError | CreateUserTokenResponse413 | str]
     """
 
     kwargs = _get_kwargs(
@@ -165,7 +171,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
     body: TokenCreateRequest | Unset = UNSET,
-) -> AuthError | str | None:
+) -> AuthError | CreateUserTokenResponse413 | str | None:
     """Create a new API key, optionally with a description
 
      Creates a new non-expiring API key for the calling user and returns it as a JSON string. The body is
@@ -181,7 +187,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AuthError | str
+        AuthError | CreateUserTokenResponse413 | str
     """
 
     return (

@@ -113,6 +113,11 @@ def _parse_response(
 
         return response_403
 
+    if response.status_code == 413:
+        response_413 = PcgError.from_dict(response.json())
+
+        return response_413
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -163,7 +168,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AuthError | AuthError | PcgError | ValidNodesResponse]
+        Response[AuthError | AuthError | PcgError | PcgError | ValidNodesResponse]
     """
 
     kwargs = _get_kwargs(
@@ -215,7 +220,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AuthError | AuthError | PcgError | ValidNodesResponse
+        AuthError | AuthError | PcgError | PcgError | ValidNodesResponse
     """
 
     return sync_detailed(
@@ -262,7 +267,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AuthError | AuthError | PcgError | ValidNodesResponse]
+        Response[AuthError | AuthError | PcgError | PcgError | ValidNodesResponse]
     """
 
     kwargs = _get_kwargs(
@@ -312,7 +317,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AuthError | AuthError | PcgError | ValidNodesResponse
+        AuthError | AuthError | PcgError | PcgError | ValidNodesResponse
     """
 
     return (

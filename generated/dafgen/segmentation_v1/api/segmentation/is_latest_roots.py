@@ -103,6 +103,11 @@ def _parse_response(
 
         return response_403
 
+    if response.status_code == 413:
+        response_413 = PcgError.from_dict(response.json())
+
+        return response_413
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -145,7 +150,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AuthError | AuthError | PcgError | IsLatestRootsResponse]
+        Response[AuthError | AuthError | PcgError | IsLatestRootsResponse | PcgError]
     """
 
     kwargs = _get_kwargs(
@@ -187,7 +192,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AuthError | AuthError | PcgError | IsLatestRootsResponse
+        AuthError | AuthError | PcgError | IsLatestRootsResponse | PcgError
     """
 
     return sync_detailed(
@@ -224,7 +229,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[AuthError | AuthError | PcgError | IsLatestRootsResponse]
+        Response[AuthError | AuthError | PcgError | IsLatestRootsResponse | PcgError]
     """
 
     kwargs = _get_kwargs(
@@ -264,7 +269,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        AuthError | AuthError | PcgError | IsLatestRootsResponse
+        AuthError | AuthError | PcgError | IsLatestRootsResponse | PcgError
     """
 
     return (

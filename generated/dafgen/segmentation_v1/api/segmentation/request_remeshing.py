@@ -98,6 +98,11 @@ def _parse_response(
 
         return response_403
 
+    if response.status_code == 413:
+        response_413 = PcgError.from_dict(response.json())
+
+        return response_413
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -140,7 +145,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | AuthError | AuthError | PcgError]
+        Response[Any | AuthError | AuthError | PcgError | PcgError]
     """
 
     kwargs = _get_kwargs(
@@ -181,7 +186,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | AuthError | AuthError | PcgError
+        Any | AuthError | AuthError | PcgError | PcgError
     """
 
     return sync_detailed(
@@ -217,7 +222,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[Any | AuthError | AuthError | PcgError]
+        Response[Any | AuthError | AuthError | PcgError | PcgError]
     """
 
     kwargs = _get_kwargs(
@@ -256,7 +261,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Any | AuthError | AuthError | PcgError
+        Any | AuthError | AuthError | PcgError | PcgError
     """
 
     return (

@@ -114,6 +114,11 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 413:
+        response_413 = PcgError.from_dict(response.json())
+
+        return response_413
+
     if response.status_code == 500:
         response_500 = PcgError.from_dict(response.json())
 
