@@ -161,3 +161,14 @@ def read_labels(
         if progress is not None:
             progress(1)
     return out
+
+
+def resolution_triple(value: Any, name: str) -> npt.NDArray[np.float64]:
+    """A voxel size: exactly 3 finite positive numbers (nm), or :class:`InputError` naming ``name``."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be 3 numbers, got {value!r}") from exc
+    if array.shape != (3,) or not np.isfinite(array).all() or (array <= 0).any():
+        raise InputError(f"{name} must be 3 positive numbers, got {value!r}")
+    return array

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from dafclient.chunked_reads import resolution_triple
 from dafclient.errors import InputError
 from dafclient.ids import IdArray, as_id_array
 from dafclient.timestamps import TimestampLike
@@ -113,7 +114,7 @@ class ImageryClient:
 
     def resolution_to_mip(self, which: Which, resolution: ResolutionLike) -> int:
         """The mip of a volume with exactly ``resolution`` nm per voxel."""
-        wanted = _resolution(resolution, "resolution")
+        wanted = resolution_triple(resolution, "resolution")
         for mip, res in self.mip_resolutions(which).items():
             if np.allclose(res, wanted):
                 return mip
@@ -145,9 +146,9 @@ class ImageryClient:
                         f"got {spec!r}"
                     )
                 which: Which = "image" if spec == "image" else "segmentation"
-                self._base = _resolution(self.volume(which).mip_resolution(0), "resolution")
+                self._base = resolution_triple(self.volume(which).mip_resolution(0), "resolution")
             else:
-                self._base = _resolution(spec, "base_resolution")
+                self._base = resolution_triple(spec, "base_resolution")
         return self._base
 
     # -- cutouts -------------------------------------------------------------------------
@@ -283,7 +284,7 @@ class ImageryClient:
         base = (
             self.base_resolution
             if base_resolution is None
-            else _resolution(base_resolution, "base_resolution")
+            else resolution_triple(base_resolution, "base_resolution")
         )
         res = self._mip_resolution(which, mip)
         box = MipBox(
@@ -433,16 +434,6 @@ def _ratios(
                 [f"segmentation {coarse.tolist()} nm, image {fine.tolist()} nm"],
             )
     return up, down
-
-
-def _resolution(value: Any, name: str) -> npt.NDArray[np.float64]:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be 3 numbers, got {value!r}") from exc
-    if array.shape != (3,) or not np.isfinite(array).all() or (array <= 0).any():
-        raise InputError(f"{name} must be 3 positive numbers, got {value!r}")
-    return array
 
 
 def _triple(value: Any) -> tuple[float, float, float]:

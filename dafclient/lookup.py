@@ -21,6 +21,7 @@ from dafclient.chunked_reads import (
     as_points,
     group_by_chunk,
     read_labels,
+    resolution_triple,
     to_mip_voxels,
 )
 from dafclient.cloudvolumes import make_cloudvolume
@@ -71,7 +72,11 @@ class LookupClient:
         self._client = client
         self.timestamp = timestamp
         self.segmentation_mip = segmentation_mip
-        self._voxel_resolution = None if voxel_resolution is None else _resolution(voxel_resolution)
+        self._voxel_resolution = (
+            None
+            if voxel_resolution is None
+            else resolution_triple(voxel_resolution, "voxel_resolution")
+        )
         self._source = segmentation_source
         self.outside: OutsidePolicy = _policy(outside)
         self.progress = progress
@@ -227,7 +232,9 @@ class LookupClient:
         points = as_points(pts, labels)
         m = self.segmentation_mip if mip is None else int(mip)
         resolution = (
-            self.voxel_resolution if voxel_resolution is None else _resolution(voxel_resolution)
+            self.voxel_resolution
+            if voxel_resolution is None
+            else resolution_triple(voxel_resolution, "voxel_resolution")
         )
         cv = self.volume(m)
         grid = _grid(cv, m)
@@ -275,16 +282,6 @@ def _grid(cv: Any, mip: int) -> VolumeGrid:
         chunk_size=np.asarray(cv.meta.chunk_size(mip), dtype=np.int64),
         chunk_origin=np.asarray(cv.meta.voxel_offset(mip), dtype=np.int64),
     )
-
-
-def _resolution(value: Sequence[float] | npt.ArrayLike) -> npt.NDArray[np.float64]:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"voxel_resolution must be 3 numbers, got {value!r}") from exc
-    if array.shape != (3,) or not np.isfinite(array).all() or (array <= 0).any():
-        raise InputError(f"voxel_resolution must be 3 positive numbers, got {value!r}")
-    return array
 
 
 def _policy(value: str) -> OutsidePolicy:
