@@ -26,10 +26,11 @@ from dafclient.errors import (
     RateLimitedError,
     RequestTimeoutError,
     ResponseFormatError,
+    TransportError,
     error_class,
     parse_error_body,
 )
-from dafclient.transport import IDEMPOTENT, retry_after_seconds
+from dafclient.transport import IDEMPOTENT, NEVER_SENT, retry_after_seconds
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -128,16 +129,23 @@ def read_json(call: Call, response: httpx.Response) -> Any:
         ) from exc
 
 
+def transport_error(call: Call, exc: httpx.TransportError) -> TransportError:
+    """The dafclient error for an httpx transport failure; ``sent`` says whether any of the
+    request may have reached the server (a connect failure: certainly not)."""
+    sent = not isinstance(exc, NEVER_SENT)
+    if isinstance(exc, httpx.TimeoutException):
+        return RequestTimeoutError(f"timed out: {exc}", method=call.method, url=call.url, sent=sent)
+    return ConnectionFailedError(
+        f"connection failed: {exc}", method=call.method, url=call.url, sent=sent
+    )
+
+
 def send(http: httpx.Client, call: Call) -> httpx.Response:
     """Send ``call`` and check its status (blocking)."""
     try:
         response = http.request(**call.request_kwargs())
-    except httpx.TimeoutException as exc:
-        raise RequestTimeoutError(f"timed out: {exc}", method=call.method, url=call.url) from exc
     except httpx.TransportError as exc:
-        raise ConnectionFailedError(
-            f"connection failed: {exc}", method=call.method, url=call.url
-        ) from exc
+        raise transport_error(call, exc) from exc
     raise_for_status(call, response)
     return response
 
@@ -146,12 +154,8 @@ async def asend(http: httpx.AsyncClient, call: Call) -> httpx.Response:
     """Send ``call`` and check its status (asyncio)."""
     try:
         response = await http.request(**call.request_kwargs())
-    except httpx.TimeoutException as exc:
-        raise RequestTimeoutError(f"timed out: {exc}", method=call.method, url=call.url) from exc
     except httpx.TransportError as exc:
-        raise ConnectionFailedError(
-            f"connection failed: {exc}", method=call.method, url=call.url
-        ) from exc
+        raise transport_error(call, exc) from exc
     raise_for_status(call, response)
     return response
 

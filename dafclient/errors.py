@@ -58,11 +58,16 @@ class ConfigurationError(DafError):
 
 
 class TransportError(DafError):
-    """The request got no usable HTTP answer."""
+    """The request got no usable HTTP answer.
 
-    def __init__(self, message: str, *, method: str, url: str) -> None:
+    ``sent`` is False only when the request certainly never reached the server (the connection
+    could not be made); otherwise a write may or may not have taken effect.
+    """
+
+    def __init__(self, message: str, *, method: str, url: str, sent: bool = True) -> None:
         self.method = method
         self.url = redact_url(url)
+        self.sent = sent
         super().__init__(f"{message} ({method} {self.url})")
 
 

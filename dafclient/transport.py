@@ -23,7 +23,7 @@ from dafclient.config import RetrySettings, Timeouts
 IDEMPOTENT = "dafclient.idempotent"
 """Request extension: True when sending the request twice has the effect of sending it once."""
 
-_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Failures that happen before any byte of the request reached the server."""
 _MAYBE_SENT = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
 """Connection failures after the request may have arrived (not timeouts: a hung server is not
@@ -102,7 +102,7 @@ class RetryPolicy:
     def retry_after_error(self, request: httpx.Request, error: Exception, attempt: int) -> bool:
         if attempt >= self.settings.max_retries:
             return False
-        if isinstance(error, _NEVER_SENT):
+        if isinstance(error, NEVER_SENT):
             return True
         return isinstance(error, _MAYBE_SENT) and self.idempotent(request)
 

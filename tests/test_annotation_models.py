@@ -14,7 +14,7 @@ import numpy as np
 import pydantic
 import pytest
 
-from codegen.schema_overrides import (
+from dafclient.annotations.schema_overrides import (
     OVERRIDES,
     apply_overrides,
     fired_overrides,

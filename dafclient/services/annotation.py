@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+from dafgen.annotation_models import MODELS
 from dafgen.annotation_v2.api.annotation import (
     create_table,
     delete_annotations,
@@ -27,13 +29,23 @@ from dafclient import _generated as gen
 from dafclient._context import ApiVersions
 from dafclient._plan import Plan, async_op, read_json, sync_op
 from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
+from dafclient.annotations import bulk
+from dafclient.annotations.bulk import BulkResult, RowState
+from dafclient.annotations.bulk_run import BulkRun, async_bulk_op, ids_of, sync_bulk_op
+from dafclient.annotations.catalog import live_type, snapshot_type
+from dafclient.annotations.stage import AnnotationStage
+from dafclient.annotations.wire import Fingerprint, encode_records, stored_fingerprint
 from dafclient.errors import InputError, ResponseFormatError
 from dafclient.ids import as_id_array
+from dafclient.services.schema import SchemaClientBase
 
 ANNOTATION_API = ApiVersions("annotation", known=(2,), versions_path="/annotation/api/versions")
 
-MAX_ANNOTATIONS_PER_REQUEST = 10_000
+MAX_ANNOTATIONS_PER_REQUEST = bulk.MAX_BATCH
 """The AnnotationEngine's insertion limit per POST."""
+
+BulkData = AnnotationStage[Any] | pd.DataFrame | Sequence[Any] | Mapping[str, Any]
+"""What bulk writes take: a stage, a DataFrame of flat columns, or models/dicts."""
 
 PERMISSIONS = ("PRIVATE", "GROUP", "PUBLIC")
 
@@ -304,23 +316,25 @@ class AnnotationClientBase(ServiceClient):
             raise InputError("give annotation_ids (or annotation_id), exactly one of them")
         wanted = annotation_ids if annotation_ids is not None else annotation_id
         assert wanted is not None
-        ids = as_id_array(wanted, name="annotation_ids")
-        if ids.size == 0:
-            return []
+        ids = as_id_array(wanted, name="annotation_ids").tolist()
         server, volume = yield from self._volume(aligned_volume_name)
-        request = gen.call(
-            get_annotations,
-            server,
-            aligned_volume_name=volume,
-            table_name=table_name,
-            annotation_ids=",".join(str(i) for i in ids.tolist()),
-        )
-        data = read_json(request, (yield request))
-        if not isinstance(data, list):
-            raise ResponseFormatError(
-                "expected a list of annotations", method="GET", url=request.url
+        found: list[dict[str, Any]] = []
+        # The ids travel in the query string; proxies cap request lines near 8 kB.
+        for start in range(0, len(ids), bulk.READ_BACK_CHUNK):
+            request = gen.call(
+                get_annotations,
+                server,
+                aligned_volume_name=volume,
+                table_name=table_name,
+                annotation_ids=",".join(str(i) for i in ids[start : start + bulk.READ_BACK_CHUNK]),
             )
-        return data
+            data = read_json(request, (yield request))
+            if not isinstance(data, list):
+                raise ResponseFormatError(
+                    "expected a list of annotations", method="GET", url=request.url
+                )
+            found.extend(data)
+        return found
 
     def _write(
         self,
@@ -415,6 +429,296 @@ class AnnotationClientBase(ServiceClient):
         )
         return [int(i) for i in read_json(request, (yield request))]
 
+    # -- staging and bulk writes ---------------------------------------------------------------
+
+    def _stage(
+        self,
+        table_name: str,
+        *,
+        update: bool = False,
+        live_schema: bool = False,
+        aligned_volume_name: str | None = None,
+    ) -> Plan[AnnotationStage[Any]]:
+        """A stage for ``table_name``: rows added to it are validated against the table's
+        annotation type and converted to its voxel resolution.
+
+        The type's model comes from the installed snapshot; a type the snapshot lacks (or any
+        type, with ``live_schema=True``) gets a model built from the schema service's schema.
+        With ``update=True`` the rows replace existing annotations and each needs an ``id``.
+        """
+        metadata = yield from self._get_table_metadata(table_name, aligned_volume_name)
+        schema_type = metadata.schema_type
+        if live_schema or schema_type not in MODELS:
+            schema = SchemaClientBase(self._ctx)
+            raw = yield from schema._schema_definition(schema_type)
+            layout, model = live_type(schema_type, raw)
+        else:
+            layout, model = snapshot_type(schema_type)
+        resolution = (
+            metadata.voxel_resolution_x,
+            metadata.voxel_resolution_y,
+            metadata.voxel_resolution_z,
+        )
+        return AnnotationStage(
+            layout, model, table_name=table_name, table_resolution=resolution, update=update
+        )
+
+    def _staged(
+        self,
+        table_name: str,
+        data: BulkData,
+        *,
+        update: bool,
+        resolution: Sequence[float] | None,
+        aligned_volume_name: str | None,
+    ) -> Plan[AnnotationStage[Any]]:
+        if isinstance(data, AnnotationStage):
+            if data.table_name not in (None, table_name) or data.update != update:
+                kind = "update" if update else "post"
+                raise InputError(
+                    f"this stage is for {data.table_name!r} (update={data.update}); "
+                    f"it cannot be used to {kind} to {table_name!r}"
+                )
+            if resolution is not None:
+                raise InputError("resolution applies when rows are added to a stage, not here")
+            return data
+        stage = yield from self._stage(
+            table_name, update=update, aligned_volume_name=aligned_volume_name
+        )
+        if isinstance(data, pd.DataFrame):
+            stage.add_dataframe(data, resolution=resolution)
+        else:
+            rows = [data] if isinstance(data, Mapping) else list(data)
+            stage.add_records(rows, resolution=resolution)
+        return stage
+
+    def _start_post(
+        self,
+        table_name: str,
+        data: BulkData,
+        *,
+        resolution: Sequence[float] | None = None,
+        aligned_volume_name: str | None = None,
+        batch_size: int = MAX_ANNOTATIONS_PER_REQUEST,
+        concurrency: int = 4,
+        attempts: int = 3,
+        progress: bool | None = None,
+    ) -> Plan[BulkRun]:
+        """Insert any number of annotations in batches; returns a :class:`BulkResult` that
+        maps every row to its new id or to why it did not land. Pass that to :meth:`resume`.
+
+        Args:
+            table_name: the table.
+            data: a stage, a DataFrame (flat columns), or models/dicts.
+            resolution: nm per voxel of the positions in ``data`` (default: the table's).
+            batch_size: rows per request (at most 10,000).
+            concurrency: requests in flight at once.
+            attempts: rounds for rows that certainly were not processed (429, 503, refused
+                connections).
+            progress: show a progress bar (default: for more than 20,000 rows).
+        """
+        stage = yield from self._staged(
+            table_name,
+            data,
+            update=False,
+            resolution=resolution,
+            aligned_volume_name=aligned_volume_name,
+        )
+        volume = yield from self._volume(aligned_volume_name)
+        source = stage.table()
+        result = bulk.new_result("post", table_name, volume[1], source.length, source=source)
+        result.count_before = yield from self._get_annotation_count(table_name, volume[1])
+        return self._bulk_run(
+            result,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            attempts=attempts,
+            progress=progress,
+        )
+
+    def _start_update(
+        self,
+        table_name: str,
+        data: BulkData,
+        *,
+        resolution: Sequence[float] | None = None,
+        aligned_volume_name: str | None = None,
+        batch_size: int = MAX_ANNOTATIONS_PER_REQUEST,
+        concurrency: int = 4,
+        attempts: int = 3,
+        progress: bool | None = None,
+    ) -> Plan[BulkRun]:
+        """Replace annotations (rows with their ``id``) in batches; see :meth:`bulk_post`.
+        ``ids`` of the result hold each row's new id."""
+        stage = yield from self._staged(
+            table_name,
+            data,
+            update=True,
+            resolution=resolution,
+            aligned_volume_name=aligned_volume_name,
+        )
+        volume = yield from self._volume(aligned_volume_name)
+        source = stage.table()
+        assert source.ids is not None
+        result = bulk.new_result(
+            "update", table_name, volume[1], source.length, source=source, target_ids=source.ids
+        )
+        return self._bulk_run(
+            result,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            attempts=attempts,
+            progress=progress,
+        )
+
+    def _start_delete(
+        self,
+        table_name: str,
+        annotation_ids: Iterable[int] | npt.NDArray[Any],
+        *,
+        aligned_volume_name: str | None = None,
+        batch_size: int = MAX_ANNOTATIONS_PER_REQUEST,
+        concurrency: int = 4,
+        attempts: int = 3,
+        progress: bool | None = None,
+    ) -> Plan[BulkRun]:
+        """Mark any number of annotations deleted, in batches; see :meth:`bulk_post`. Ids that
+        do not exist end ``FAILED`` ("not found")."""
+        ids = as_id_array(annotation_ids, name="annotation_ids").astype(np.int64)
+        volume = yield from self._volume(aligned_volume_name)
+        result = bulk.new_result("delete", table_name, volume[1], len(ids), target_ids=ids)
+        return self._bulk_run(
+            result,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            attempts=attempts,
+            progress=progress,
+        )
+
+    def _start_resume(
+        self,
+        result: BulkResult,
+        *,
+        retry_failed: bool = False,
+        batch_size: int = MAX_ANNOTATIONS_PER_REQUEST,
+        concurrency: int = 4,
+        attempts: int = 3,
+        progress: bool | None = None,
+    ) -> Plan[BulkRun]:
+        """Finish a bulk write: settle rows whose outcome was unknown by reading the table
+        back (never re-sending a row that may have landed), then send what did not land.
+        ``retry_failed=True`` also re-sends rows the service refused."""
+        if not isinstance(result, BulkResult):
+            raise InputError(f"expected a BulkResult, got {type(result).__name__}")
+        if result.unknown:
+            yield from self._settle_unknown(result)
+        return self._bulk_run(
+            result,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            attempts=attempts,
+            progress=progress,
+            retry_failed=retry_failed,
+        )
+
+    def _bulk_run(
+        self,
+        result: BulkResult,
+        *,
+        batch_size: int = MAX_ANNOTATIONS_PER_REQUEST,
+        concurrency: int = 4,
+        attempts: int = 3,
+        progress: bool | None = None,
+        retry_failed: bool = False,
+    ) -> BulkRun:
+        table, volume = result.table_name, result.aligned_volume_name
+        source = result.source
+
+        def batch_plan(rows: npt.NDArray[np.intp]) -> Plan[list[int | None]]:
+            if result.operation == "delete":
+                return self._delete_rows(table, volume, result.target_ids[rows])
+            assert source is not None
+            records = encode_records(source, rows, with_ids=result.operation == "update")
+            if result.operation == "post":
+                return self._post_rows(table, volume, records)
+            return self._update_rows(table, volume, records)
+
+        return BulkRun(
+            result,
+            batch_plan,
+            batch_size=batch_size,
+            concurrency=concurrency,
+            attempts=attempts,
+            progress=progress,
+            retry_failed=retry_failed,
+        )
+
+    def _post_rows(
+        self, table: str, volume: str, records: list[dict[str, Any]]
+    ) -> Plan[list[int | None]]:
+        ids = yield from self._write(post_annotations, table, records, volume)
+        return list(ids_of(ids, "post"))
+
+    def _update_rows(
+        self, table: str, volume: str, records: list[dict[str, Any]]
+    ) -> Plan[list[int | None]]:
+        mapping = yield from self._write(update_annotations, table, records, volume)
+        if not isinstance(mapping, Mapping):
+            raise InputError("update: expected a mapping of old to new ids")
+        new = {int(k): int(v) for k, v in mapping.items()}
+        return [new.get(int(record["id"])) for record in records]
+
+    def _delete_rows(
+        self, table: str, volume: str, ids: npt.NDArray[np.int64]
+    ) -> Plan[list[int | None]]:
+        found = set((yield from self._delete_annotation(table, ids, volume)))
+        return [i if i in found else None for i in ids.tolist()]
+
+    def _settle_unknown(self, result: BulkResult) -> Plan[None]:
+        """Decide, by reading the table, what became of rows whose outcome was unknown."""
+        table, volume = result.table_name, result.aligned_volume_name
+        if result.operation == "delete":
+            read = yield from self._get_annotation(table, bulk.unknown_targets(result), volume)
+            bulk.settle_deletes(result, {int(r["id"]): r for r in read})
+            return
+        assert result.source is not None
+        if result.operation == "update":
+            read = yield from self._get_annotation(table, bulk.unknown_targets(result), volume)
+            old = {int(r["id"]): r for r in read}
+            successor_ids = [int(r["superceded_id"]) for r in read if r.get("superceded_id")]
+            successors = yield from self._get_annotation(table, successor_ids, volume)
+            bulk.settle_updates(result, old, {int(r["id"]): r for r in successors})
+            return
+        found = yield from self._read_new_rows(result)
+        bulk.match_posts(result, found, exhaustive=True)
+
+    def _read_new_rows(self, result: BulkResult) -> Plan[dict[int, Fingerprint]]:
+        """Rows above the lowest unknown batch's floor that are not this job's known rows,
+        until every row that appeared during the job is accounted for (or the table ends)."""
+        assert result.source is not None and result.count_before is not None
+        table, volume = result.table_name, result.aligned_volume_name
+        count_now = yield from self._get_annotation_count(table, volume)
+        appeared = count_now - result.count_before - result.count(RowState.DONE)
+        found: dict[int, Fingerprint] = {}
+        if appeared <= 0:
+            return found
+        known = set(result.ids[result.ids >= 0].tolist())
+        highest = max(known, default=0)
+        end_gap = 2 * MAX_ANNOTATIONS_PER_REQUEST  # ids a failed insert may have consumed
+        next_id = min(b.floor_id for b in result.unknown) + 1
+        while len(found) < appeared and next_id <= highest + end_gap:
+            chunk: list[int] = []
+            while len(chunk) < bulk.READ_BACK_CHUNK:
+                if next_id not in known:
+                    chunk.append(next_id)
+                next_id += 1
+            rows = yield from self._get_annotation(table, chunk, volume)
+            for row in rows:
+                annotation_id = int(row["id"])
+                found[annotation_id] = stored_fingerprint(result.source, row)
+                highest = max(highest, annotation_id)
+        return found
+
 
 class AnnotationClient(SyncBinding, AnnotationClientBase):
     """Annotation tables of the datastack's aligned volume (local server).
@@ -436,6 +740,11 @@ class AnnotationClient(SyncBinding, AnnotationClientBase):
     update_annotation = sync_op(AnnotationClientBase._update_annotation)
     update_annotation_df = sync_op(AnnotationClientBase._update_annotation_df)
     delete_annotation = sync_op(AnnotationClientBase._delete_annotation)
+    stage = sync_op(AnnotationClientBase._stage)
+    bulk_post = sync_bulk_op(AnnotationClientBase._start_post)
+    bulk_update = sync_bulk_op(AnnotationClientBase._start_update)
+    bulk_delete = sync_bulk_op(AnnotationClientBase._start_delete)
+    resume = sync_bulk_op(AnnotationClientBase._start_resume)
 
 
 class AsyncAnnotationClient(AsyncBinding, AnnotationClientBase):
@@ -455,3 +764,8 @@ class AsyncAnnotationClient(AsyncBinding, AnnotationClientBase):
     update_annotation = async_op(AnnotationClientBase._update_annotation)
     update_annotation_df = async_op(AnnotationClientBase._update_annotation_df)
     delete_annotation = async_op(AnnotationClientBase._delete_annotation)
+    stage = async_op(AnnotationClientBase._stage)
+    bulk_post = async_bulk_op(AnnotationClientBase._start_post)
+    bulk_update = async_bulk_op(AnnotationClientBase._start_update)
+    bulk_delete = async_bulk_op(AnnotationClientBase._start_delete)
+    resume = async_bulk_op(AnnotationClientBase._start_resume)

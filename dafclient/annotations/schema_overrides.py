@@ -16,7 +16,7 @@ schema it renames keys, removes keys, changes the base type while keeping ``"nul
 schema was nullable (``retype``) and finally sets keys (``set``). String values in ``set``
 may use ``{type}`` for the annotation type name.
 
-``python -m codegen.schema_overrides specs/annotation_schemas`` prints a Markdown table of
+``python -m dafclient.annotations.schema_overrides specs/annotation_schemas`` prints a Markdown table of
 which overrides change which types.
 """
 
@@ -407,7 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     """Print the override report for a folder of dumped schemas."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m codegen.schema_overrides SCHEMAS_DIR", file=sys.stderr)
+        print(
+            "usage: python -m dafclient.annotations.schema_overrides SCHEMAS_DIR", file=sys.stderr
+        )
         return 2
     sys.stdout.write(override_report(load_schemas(Path(args[0]))))
     return 0

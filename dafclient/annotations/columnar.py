@@ -1,0 +1,574 @@
+"""Columnar validation: a DataFrame of annotations checked against a layout with numpy.
+
+Numeric, boolean and categorical columns are checked with whole-column operations; only
+``object`` columns holding mixed Python values are checked value by value. The result is a
+:class:`ColumnTable` of canonical arrays (positions ``(N, 3) float64``, integers ``int64`` or
+``uint64``, null masks) or an :class:`AnnotationValidationError` naming rows, fields and reasons.
+
+Accepted input per kind (null = missing, ``None``, ``NaN``, ``pd.NA``):
+
+- position: a ``{point}_position`` column of 3-sequences, or ``{point}_position_x/_y/_z``
+  columns; 3 finite numbers (an all-null position means the point is absent).
+- integer: integer columns, integral floats up to 2**53, decimal strings; within the field's
+  bounds (uint64 for segment ids, int64 otherwise).
+- number: numbers and numeric strings; NaN is null, infinities are errors.
+- boolean: booleans, 0/1, marshmallow's words (``"true"``, ``"no"``...).
+- string: strings; an enum must hold one of its values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from dafclient.annotations.layout import AnnotationLayout, FieldSpec
+from dafclient.errors import InputError
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+FLOAT_EXACT = 2**53
+TRUTHY = frozenset({"t", "true", "on", "y", "yes", "1"})
+FALSY = frozenset({"f", "false", "off", "n", "no", "0"})
+BOOKKEEPING_COLUMNS = frozenset({"created", "deleted", "superceded_id", "valid"})
+"""Columns of rows read back from a table; ignored when the type has no such field."""
+AXES = ("_x", "_y", "_z")
+
+Mask = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One invalid value: its row (position and index label), field and the reason."""
+
+    row: int
+    label: Any
+    field: str
+    reason: str
+    value: Any
+
+    def __str__(self) -> str:
+        shown = repr(self.value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return f"row {self.label!r}: {self.field}: {self.reason} (got {shown})"
+
+
+class AnnotationValidationError(InputError):
+    """Annotations failed validation; nothing was sent.
+
+    Attributes:
+        errors: the first errors, in row order (each a :class:`RowError`).
+        error_count: how many invalid values there are in all.
+        bad_rows: positions (0-based) of every invalid row, e.g. for ``df.iloc[bad_rows]``.
+    """
+
+    def __init__(
+        self, schema_type: str, errors: Sequence[RowError], error_count: int, bad_rows: Any
+    ) -> None:
+        self.errors = tuple(errors)
+        self.error_count = error_count
+        self.bad_rows: npt.NDArray[np.intp] = np.asarray(bad_rows, dtype=np.intp)
+        super().__init__(
+            f"{len(self.bad_rows)} invalid {schema_type} row(s), {error_count} invalid value(s)",
+            [str(error) for error in self.errors],
+        )
+
+
+@dataclass(slots=True)
+class Column:
+    """One canonical column: values and a null mask (values under the mask are filler)."""
+
+    values: npt.NDArray[Any]
+    null: Mask
+
+
+@dataclass(slots=True)
+class ColumnTable:
+    """Validated annotations of one type, column by column."""
+
+    layout: AnnotationLayout
+    length: int
+    columns: dict[str, Column]
+    """The layout columns the input gave; absent ones are null in every row."""
+    ids: npt.NDArray[np.int64] | None = None
+    """Annotation ids (for updates), when the input had an ``id`` column."""
+
+    def take(self, rows: npt.NDArray[np.intp] | slice) -> ColumnTable:
+        """The rows ``rows`` as a new table."""
+        columns = {
+            name: Column(col.values[rows], col.null[rows]) for name, col in self.columns.items()
+        }
+        ids = None if self.ids is None else self.ids[rows]
+        length = int(np.arange(self.length)[rows].size)
+        return ColumnTable(self.layout, length, columns, ids)
+
+    @staticmethod
+    def concat(tables: Sequence[ColumnTable], layout: AnnotationLayout) -> ColumnTable:
+        """Tables of the same layout, one after the other (missing columns become null)."""
+        length = sum(t.length for t in tables)
+        names = [c for c in layout.columns if any(c in t.columns for t in tables)]
+        columns: dict[str, Column] = {}
+        for name in names:
+            spec = layout.field(name)
+            parts = [t.columns.get(name) or _null_column(spec, t.length) for t in tables]
+            columns[name] = Column(
+                np.concatenate([p.values for p in parts]), np.concatenate([p.null for p in parts])
+            )
+        ids = None
+        if tables and all(t.ids is not None for t in tables):
+            ids = np.concatenate([t.ids for t in tables if t.ids is not None])
+        return ColumnTable(layout, length, columns, ids)
+
+
+def canonical_dtype(spec: FieldSpec) -> np.dtype[Any]:
+    """The numpy dtype a field's values are stored in."""
+    if spec.kind == "position" or spec.kind == "number":
+        return np.dtype(np.float64)
+    if spec.kind == "integer":
+        unsigned = spec.maximum is not None and spec.maximum > INT64_MAX
+        return np.dtype(np.uint64 if unsigned else np.int64)
+    if spec.kind == "boolean":
+        return np.dtype(np.bool_)
+    return np.dtype(object)
+
+
+def _null_column(spec: FieldSpec, length: int) -> Column:
+    shape = (length, 3) if spec.kind == "position" else (length,)
+    values = np.zeros(shape, dtype=canonical_dtype(spec))
+    if spec.kind == "position":
+        values[:] = np.nan
+    return Column(values, np.ones(length, dtype=bool))
+
+
+# -- error collection ------------------------------------------------------------------------
+
+
+@dataclass
+class _Issues:
+    """Invalid values found so far, as (mask, field, reason, source) per check."""
+
+    length: int
+    found: list[tuple[Mask, str, str, Callable[[int], Any]]] = field(default_factory=list)
+
+    def add(self, mask: Mask, column: str, reason: str, source: Callable[[int], Any]) -> None:
+        if mask.any():
+            self.found.append((mask, column, reason, source))
+
+    def raise_if_any(self, schema_type: str, labels: pd.Index | None, max_errors: int) -> None:
+        if not self.found:
+            return
+        bad = np.zeros(self.length, dtype=bool)
+        candidates: list[tuple[int, int, str, str, Callable[[int], Any]]] = []
+        total = 0
+        for order, (mask, column, reason, source) in enumerate(self.found):
+            bad |= mask
+            rows = np.flatnonzero(mask)
+            total += len(rows)
+            candidates.extend((int(r), order, column, reason, source) for r in rows[:max_errors])
+        candidates.sort(key=lambda c: (c[0], c[1]))
+        errors = [
+            RowError(
+                row=row,
+                label=row if labels is None else labels[row],
+                field=column,
+                reason=reason,
+                value=source(row),
+            )
+            for row, _, column, reason, source in candidates[:max_errors]
+        ]
+        raise AnnotationValidationError(schema_type, errors, total, np.flatnonzero(bad))
+
+
+# -- per-kind conversion ---------------------------------------------------------------------
+
+
+def _is_null_scalar(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, (float, np.floating)) and math.isnan(value)
+
+
+def _loop(
+    series: pd.Series,
+    convert: Callable[[Any], Any],
+    dtype: np.dtype[Any],
+    filler: Any,
+) -> tuple[npt.NDArray[Any], Mask, Mask]:
+    """Convert an object column value by value: (values, null, invalid)."""
+    n = len(series)
+    null = np.zeros(n, dtype=bool)
+    invalid = np.zeros(n, dtype=bool)
+    out: list[Any] = [filler] * n
+    for i, value in enumerate(series.tolist()):
+        if _is_null_scalar(value):
+            null[i] = True
+            continue
+        try:
+            out[i] = convert(value)
+        except (TypeError, ValueError, OverflowError):
+            invalid[i] = True
+    values = np.array(out, dtype=dtype)
+    return values, null, invalid
+
+
+def _int_scalar(value: Any) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError("bool")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if not number.is_integer() or abs(number) > FLOAT_EXACT:
+            raise ValueError("not an exact integer")
+        return int(number)
+    if isinstance(value, str):
+        return int(value.strip())
+    raise TypeError(type(value).__name__)
+
+
+def _float_scalar(value: Any) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number, str)):
+        raise TypeError("not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not finite")
+    return number
+
+
+def _bool_scalar(value: Any) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer, float, np.floating)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in TRUTHY:
+            return True
+        if word in FALSY:
+            return False
+    raise ValueError("not a boolean")
+
+
+def _str_scalar(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
+
+
+def _bounds(spec: FieldSpec) -> tuple[int, int]:
+    low = INT64_MIN if spec.minimum is None else spec.minimum
+    high = INT64_MAX if spec.maximum is None else spec.maximum
+    return low, high
+
+
+def _range_mask(values: npt.NDArray[Any], low: int, high: int) -> Mask:
+    """Where integer ``values`` fall outside [low, high] (any integer dtype, no wrap-around)."""
+    info = np.iinfo(values.dtype)
+    out = np.zeros(len(values), dtype=bool)
+    if low > info.min:
+        out |= values < values.dtype.type(max(low, info.min)) if low <= info.max else True
+    if high < info.max:
+        out |= values > values.dtype.type(high) if high >= info.min else True
+    return out
+
+
+def _integers(
+    series: pd.Series,
+    spec: FieldSpec,
+    issues: _Issues,
+) -> Column:
+    dtype = canonical_dtype(spec)
+    low, high = _bounds(spec)
+    source = series.iloc.__getitem__
+    kind = series.dtype.kind
+    if isinstance(series.dtype, pd.api.extensions.ExtensionDtype) and kind in "iu":
+        null = series.isna().to_numpy()
+        raw = series.to_numpy(dtype=series.dtype.numpy_dtype, na_value=0)  # type: ignore[attr-defined]
+        kind = raw.dtype.kind
+    elif kind in "iu":
+        null = np.zeros(len(series), dtype=bool)
+        raw = series.to_numpy()
+    elif kind == "f":
+        floats = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        null = np.isnan(floats)
+        with np.errstate(invalid="ignore"):
+            inexact = ~null & (~np.isfinite(floats) | (floats != np.trunc(floats)))
+            too_big = ~null & ~inexact & (np.abs(floats) > FLOAT_EXACT)
+        issues.add(inexact, spec.column, "not an integer", source)
+        issues.add(too_big, spec.column, "a float above 2**53 may have lost precision", source)
+        ok = ~(null | inexact | too_big)
+        floats = np.where(ok, floats, 0.0)
+        outside = ok & ((floats < low) | (floats > high))
+        issues.add(outside, spec.column, f"outside {low}..{high}", source)
+        values = np.where(outside, 0.0, floats).astype(dtype)
+        return Column(values, null)
+    elif kind == "b":
+        issues.add(
+            np.ones(len(series), dtype=bool), spec.column, "a boolean, not an integer", source
+        )
+        return _null_column(spec, len(series))
+    else:
+        objects, null, invalid = _loop(series, _int_scalar, np.dtype(object), 0)
+        issues.add(invalid, spec.column, "not an integer", source)
+        big = np.fromiter(
+            (not low <= v <= high for v in objects.tolist()), dtype=bool, count=len(objects)
+        )
+        issues.add(big & ~invalid & ~null, spec.column, f"outside {low}..{high}", source)
+        objects[big | invalid | null] = 0
+        return Column(objects.astype(dtype), null)
+    outside = _range_mask(raw, low, high) & ~null
+    issues.add(outside, spec.column, f"outside {low}..{high}", source)
+    if outside.any():
+        raw = np.where(outside, 0, raw)
+    return Column(raw.astype(dtype), null)
+
+
+def _numbers(
+    series: pd.Series,
+    spec: FieldSpec,
+    issues: _Issues,
+) -> Column:
+    source = series.iloc.__getitem__
+    kind = series.dtype.kind
+    if kind in "iuf":
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        null = np.isnan(values)
+        infinite = np.isinf(values)
+        issues.add(infinite, spec.column, "not finite", source)
+        return Column(values, null | infinite)
+    if kind == "b":
+        issues.add(np.ones(len(series), dtype=bool), spec.column, "a boolean, not a number", source)
+        return _null_column(spec, len(series))
+    values, null, invalid = _loop(series, _float_scalar, np.dtype(np.float64), 0.0)
+    issues.add(invalid, spec.column, "not a finite number", source)
+    return Column(values, null)
+
+
+def _booleans(
+    series: pd.Series,
+    spec: FieldSpec,
+    issues: _Issues,
+) -> Column:
+    source = series.iloc.__getitem__
+    kind = series.dtype.kind
+    if kind == "b":
+        null = series.isna().to_numpy()
+        return Column(series.to_numpy(dtype=bool, na_value=False), null)
+    if kind in "iuf":
+        numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        null = np.isnan(numbers)
+        invalid = ~null & (numbers != 0) & (numbers != 1)
+        issues.add(invalid, spec.column, "not a boolean", source)
+        return Column(numbers == 1, null)
+    values, null, invalid = _loop(series, _bool_scalar, np.dtype(np.bool_), False)
+    issues.add(invalid, spec.column, "not a boolean", source)
+    return Column(values, null)
+
+
+def _strings(
+    series: pd.Series,
+    spec: FieldSpec,
+    issues: _Issues,
+) -> Column:
+    source = series.iloc.__getitem__
+    null = series.isna().to_numpy()
+    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        values = series.astype(object).to_numpy()
+        values[null] = None
+        return Column(values, null)
+    values, null, invalid = _loop(series, _str_scalar, np.dtype(object), None)
+    issues.add(invalid, spec.column, "not a string", source)
+    return Column(values, null)
+
+
+def _raw(series: pd.Series, spec: FieldSpec, issues: _Issues) -> Column:
+    return Column(series.to_numpy(dtype=object), series.isna().to_numpy())
+
+
+CONVERTERS: dict[str, Callable[[pd.Series, FieldSpec, _Issues], Column]] = {
+    "integer": _integers,
+    "number": _numbers,
+    "boolean": _booleans,
+    "string": _strings,
+    "raw": _raw,
+}
+
+
+def _position_rows(values: Sequence[Any]) -> tuple[npt.NDArray[np.float64], Mask, Mask]:
+    """3-sequences one by one: (positions, null, invalid)."""
+    n = len(values)
+    out = np.full((n, 3), np.nan)
+    null = np.zeros(n, dtype=bool)
+    invalid = np.zeros(n, dtype=bool)
+    for i, value in enumerate(values):
+        if _is_null_scalar(value):
+            null[i] = True
+            continue
+        try:
+            if isinstance(value, (str, bytes, Mapping)) or len(value) != 3:
+                raise ValueError("not 3 items")
+            out[i] = [_float_scalar(v) for v in value]
+        except (TypeError, ValueError, OverflowError):
+            invalid[i] = True
+    return out, null, invalid
+
+
+def positions_from(
+    value: Any, column: str, issues: _Issues, source: Callable[[int], Any]
+) -> Column:
+    """A position column from an ``(N, 3)`` array or a sequence of 3-sequences."""
+    if isinstance(value, pd.Series):
+        value = value.tolist()
+    array: npt.NDArray[Any] | None = None
+    try:
+        array = np.asarray(value)
+    except ValueError:  # ragged
+        array = None
+    if array is not None and array.ndim == 2 and array.shape[1] == 3 and array.dtype.kind in "iuf":
+        points = array.astype(np.float64, copy=False)
+        finite = np.isfinite(points)
+        null: Mask = np.asarray(np.isnan(points).all(axis=1))
+        invalid: Mask = np.asarray(~null & ~finite.all(axis=1))
+    else:
+        points, null, invalid = _position_rows(list(value))
+    issues.add(invalid, column, "not 3 finite numbers", source)
+    return Column(points, null)
+
+
+# -- tables ----------------------------------------------------------------------------------
+
+
+def _match_columns(
+    layout: AnnotationLayout, names: Iterable[str], *, id_column: str | None, ignore: Iterable[str]
+) -> tuple[dict[str, str | tuple[str, str, str]], list[str]]:
+    """Map layout columns to input columns (one name, or x/y/z names); the unknown names."""
+    available = list(names)
+    used: set[str] = set(ignore)
+    mapping: dict[str, str | tuple[str, str, str]] = {}
+    for spec in layout.fields:
+        if spec.column in available:
+            mapping[spec.column] = spec.column
+            used.add(spec.column)
+        elif spec.kind == "position":
+            split = tuple(spec.column + axis for axis in AXES)
+            if all(name in available for name in split):
+                mapping[spec.column] = split  # type: ignore[assignment]
+                used.update(split)
+    known = set(layout.columns)
+    if id_column is not None:
+        used.add(id_column)
+    unknown = [
+        name
+        for name in available
+        if name not in used and not (name in BOOKKEEPING_COLUMNS and name not in known)
+    ]
+    return mapping, unknown
+
+
+def validate_frame(
+    layout: AnnotationLayout,
+    frame: pd.DataFrame,
+    *,
+    id_column: str | None = None,
+    ignore_columns: Iterable[str] = (),
+    max_errors: int = 20,
+) -> ColumnTable:
+    """Validate a DataFrame of flat annotations; raise :class:`AnnotationValidationError`.
+
+    Columns are the flat names (``size``, ``pre_pt_position`` or ``pre_pt_position_x/_y/_z``,
+    ``pre_pt_root_id``). Unknown columns are an :class:`InputError` (a misspelled column would
+    otherwise be lost) unless listed in ``ignore_columns``. With ``id_column`` that column holds
+    the annotation ids (required, for updates).
+    """
+    names = [str(c) for c in frame.columns]
+    if len(set(names)) != len(names):
+        raise InputError(
+            f"duplicate column names: {sorted({n for n in names if names.count(n) > 1})}"
+        )
+    frame = frame.set_axis(names, axis=1)
+    mapping, unknown = _match_columns(layout, names, id_column=id_column, ignore=ignore_columns)
+    if unknown:
+        raise InputError(
+            f"columns not in annotation type {layout.schema_type!r}: {unknown} "
+            f"(its columns: {list(layout.columns)}; pass ignore_columns= to drop them)"
+        )
+    missing = [
+        spec.column
+        for spec in layout.fields
+        if spec.column not in mapping
+        and spec.required
+        and (spec.point is None or any(p.required for p in layout.points if p.name == spec.point))
+    ]
+    if missing:
+        raise InputError(f"required columns missing for {layout.schema_type!r}: {missing}")
+    n = len(frame)
+    issues = _Issues(n)
+    columns: dict[str, Column] = {}
+    for spec in layout.fields:
+        where = mapping.get(spec.column)
+        if where is None:
+            continue
+        if isinstance(where, tuple):
+            xyz = frame[list(where)]
+            if all(xyz[c].dtype.kind in "iuf" for c in where):
+                data: Any = xyz.to_numpy(dtype=np.float64, na_value=np.nan)
+            else:
+                data = list(zip(*(xyz[c].tolist() for c in where), strict=True))
+            columns[spec.column] = positions_from(data, spec.column, issues, _row_source(xyz))
+        elif spec.kind == "position":
+            series = frame[where]
+            columns[spec.column] = positions_from(
+                series, spec.column, issues, series.iloc.__getitem__
+            )
+        else:
+            columns[spec.column] = CONVERTERS[spec.kind](frame[where], spec, issues)
+        column = columns[spec.column]
+        if spec.choices is not None:
+            bad = ~column.null & ~np.isin(
+                column.values,
+                np.asarray(spec.choices, dtype=object if spec.kind == "string" else None),
+            )
+            shown = ", ".join(str(c) for c in spec.choices)
+            issues.add(bad, spec.column, f"not one of: {shown}", frame[where].iloc.__getitem__)
+    _check_required(layout, columns, n, issues, frame)
+    ids = None
+    if id_column is not None:
+        if id_column not in frame.columns:
+            raise InputError(f"no {id_column!r} column: updates need each annotation's id")
+        id_spec = FieldSpec(id_column, (id_column,), "integer", True, False, 0, INT64_MAX)
+        id_col = _integers(frame[id_column], id_spec, issues)
+        issues.add(id_col.null, id_column, "missing (required)", frame[id_column].iloc.__getitem__)
+        ids = id_col.values.astype(np.int64)
+    issues.raise_if_any(layout.schema_type, frame.index, max_errors)
+    return ColumnTable(layout, n, columns, ids)
+
+
+def _row_source(frame: pd.DataFrame) -> Callable[[int], Any]:
+    def source(row: int) -> Any:
+        return frame.iloc[row].tolist()
+
+    return source
+
+
+def _check_required(
+    layout: AnnotationLayout,
+    columns: Mapping[str, Column],
+    n: int,
+    issues: _Issues,
+    frame: pd.DataFrame,
+) -> None:
+    present_points: dict[str, Mask] = {}
+    for point in layout.points:
+        given = [columns[c].null for c in point.columns if c in columns]
+        present = np.zeros(n, dtype=bool) if not given else ~np.logical_and.reduce(given)
+        present_points[point.name] = np.ones(n, dtype=bool) if point.required else present
+    for spec in layout.fields:
+        if not spec.required or spec.column not in columns:
+            continue
+        must = present_points[spec.point] if spec.point is not None else np.ones(n, dtype=bool)
+        missing = must & columns[spec.column].null
+        issues.add(missing, spec.column, "missing (required)", lambda r: None)
