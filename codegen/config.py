@@ -8,6 +8,18 @@ from pathlib import Path
 from typing import Any
 
 CONFIG_FILE = Path(__file__).with_name("config.toml")
+PACKAGE_DIR = Path(__file__).resolve().parent
+BUNDLED_SPECS = PACKAGE_DIR / "specs"
+"""Where the wheel puts a copy of ``specs/`` (``codegen/specs``); absent in a source checkout."""
+
+
+def specs_root() -> Path:
+    """The folder the spec paths of ``config.toml`` are relative to.
+
+    Installed from a wheel, the specs ship inside this package (``codegen/specs``); in a source
+    checkout they are in ``specs/`` at the repository root.
+    """
+    return PACKAGE_DIR if BUNDLED_SPECS.is_dir() else PACKAGE_DIR.parent
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,16 @@ NO_BODY: Any = _NoBody()
 
 
 @dataclass(frozen=True)
+class EncodedJson:
+    """A JSON request body already encoded (large bodies built faster than ``json.dumps``)."""
+
+    data: bytes
+
+    def __repr__(self) -> str:
+        return f"EncodedJson({len(self.data)} bytes)"
+
+
+@dataclass(frozen=True)
 class Call:
     """One HTTP request a plan wants sent.
 
@@ -67,7 +77,10 @@ class Call:
         kwargs: dict[str, Any] = {"method": self.method, "url": self.url}
         if self.params:
             kwargs["params"] = {k: _param(v) for k, v in self.params.items() if v is not None}
-        if self.json is not NO_BODY:
+        if isinstance(self.json, EncodedJson):
+            kwargs["content"] = self.json.data
+            kwargs["headers"] = {"Content-Type": "application/json", **(self.headers or {})}
+        elif self.json is not NO_BODY:
             kwargs["content"] = json.dumps(self.json, separators=(",", ":")).encode()
             kwargs["headers"] = {"Content-Type": "application/json", **(self.headers or {})}
         elif self.content is not None:
@@ -283,6 +296,7 @@ __all__ = [
     "NO_BODY",
     "AsyncOperation",
     "Call",
+    "EncodedJson",
     "Plan",
     "SyncOperation",
     "adrive",

@@ -3,6 +3,7 @@ that compare staged rows with rows read back from a table."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,9 +21,12 @@ def _python_values(
     values = column.values[rows]
     null = column.null[rows]
     if spec.kind == "position":
-        integral = np.all(values[~null] == np.trunc(values[~null]))
+        given = values[~null]
+        integral = given.size and np.all(given == np.trunc(given))
         out: list[Any] = (
-            values.astype(np.int64).tolist() if integral and not null.all() else values.tolist()
+            np.where(null[:, None], 0, values).astype(np.int64).tolist()
+            if integral
+            else values.tolist()
         )
     else:
         out = values.tolist()
@@ -67,6 +71,97 @@ def encode_records(
         for record, annotation_id in zip(records, table.ids[rows].tolist(), strict=True):
             record["id"] = annotation_id
     return records
+
+
+def _json_texts(spec: FieldSpec, values: list[Any]) -> list[str]:
+    """Each value as JSON text (``null`` for None)."""
+    if spec.kind == "boolean":
+        return ["null" if v is None else ("true" if v else "false") for v in values]
+    if spec.kind in ("integer", "number"):
+        return ["null" if v is None else repr(v) for v in values]
+    dumps = json.dumps
+    return [dumps(v) for v in values]
+
+
+def _field_part(
+    spec: FieldSpec, column: Column, rows: slice | npt.NDArray[np.intp]
+) -> tuple[str, list[list[Any]]] | None:
+    """A row-template fragment for one field and the argument columns it consumes; None when
+    the field is null in every row (it is left out)."""
+    null = column.null[rows]
+    if null.all():
+        return None
+    key = json.dumps(spec.path[-1]).replace("%", "%%")
+    if spec.kind == "position" and not null.any():
+        values = column.values[rows]
+        integral = bool(np.all(values == np.trunc(values)))
+        coordinates = (values.astype(np.int64) if integral else values).T.tolist()
+        slot = "%d" if integral else "%r"
+        return f"{key}:[{slot},{slot},{slot}]", coordinates
+    python = _python_values(spec, column, rows)
+    if not null.any():
+        if spec.kind == "integer":
+            return f"{key}:%d", [python]
+        if spec.kind == "number":
+            return f"{key}:%r", [python]
+    return f"{key}:%s", [_json_texts(spec, python)]
+
+
+def encode_body(
+    table: ColumnTable, rows: slice | npt.NDArray[np.intp], *, with_ids: bool = False
+) -> bytes:
+    """``{"annotations": [...]}`` for rows ``rows``, as JSON bytes equal in meaning to
+    :func:`encode_records` (built with one string template per batch, not one dict per row)."""
+    fragments: list[str] = []
+    arguments: list[list[Any]] = []
+    if with_ids:
+        if table.ids is None:
+            raise ValueError("the table has no ids")
+        fragments.append('"id":%d')
+        arguments.append(table.ids[rows].tolist())
+    point_parts: dict[str, list[tuple[str, list[list[Any]]]]] = {}
+    for spec in table.layout.fields:
+        column = table.columns.get(spec.column)
+        if column is None:
+            continue
+        part = _field_part(spec, column, rows)
+        if part is None:
+            continue
+        if spec.point is None:
+            fragments.append(part[0])
+            arguments.extend(part[1])
+        else:
+            point_parts.setdefault(spec.point, []).append(part)
+    for point, parts in point_parts.items():
+        absent = np.logical_and.reduce(
+            [table.columns[c].null[rows] for c in _point_columns(table, point)]
+        )
+        if absent.any():  # some rows lack this optional point: encode it row by row
+            texts = [
+                "null" if gone else json.dumps(record.get(point))
+                for gone, record in zip(absent.tolist(), encode_records(table, rows), strict=True)
+            ]
+            fragments.append(json.dumps(point).replace("%", "%%") + ":%s")
+            arguments.append(texts)
+            continue
+        name = json.dumps(point).replace("%", "%%")
+        fragments.append(name + ":{" + ",".join(p[0] for p in parts) + "}")
+        for _, columns in parts:
+            arguments.extend(columns)
+    template = "{" + ",".join(fragments) + "}"
+    count = len(np.arange(table.length)[rows])
+    if not arguments:
+        items = ",".join([template] * count)
+    else:
+        items = ",".join([template % values for values in zip(*arguments, strict=True)])
+    return ('{"annotations":[' + items + "]}").encode()
+
+
+def _point_columns(table: ColumnTable, point: str) -> list[str]:
+    for spec in table.layout.points:
+        if spec.name == point:
+            return [c for c in spec.columns if c in table.columns]
+    return []
 
 
 Fingerprint = tuple[Any, ...]

@@ -27,14 +27,14 @@ from dafgen.annotation_v2.models import TableMetadata
 
 from dafclient import _generated as gen
 from dafclient._context import ApiVersions
-from dafclient._plan import Plan, async_op, read_json, sync_op
+from dafclient._plan import EncodedJson, Plan, async_op, read_json, sync_op
 from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
 from dafclient.annotations import bulk
 from dafclient.annotations.bulk import BulkResult, RowState
 from dafclient.annotations.bulk_run import BulkRun, async_bulk_op, ids_of, sync_bulk_op
 from dafclient.annotations.catalog import live_type, snapshot_type
 from dafclient.annotations.stage import AnnotationStage
-from dafclient.annotations.wire import Fingerprint, encode_records, stored_fingerprint
+from dafclient.annotations.wire import Fingerprint, encode_body, stored_fingerprint
 from dafclient.errors import InputError, ResponseFormatError
 from dafclient.ids import as_id_array
 from dafclient.services.schema import SchemaClientBase
@@ -340,22 +340,29 @@ class AnnotationClientBase(ServiceClient):
         self,
         endpoint: Any,
         table_name: str,
-        records: list[dict[str, Any]],
+        records: list[dict[str, Any]] | EncodedJson,
         aligned_volume_name: str | None,
+        count: int | None = None,
     ) -> Plan[Any]:
-        """Send one batch of annotations to ``endpoint`` (POST or PUT) and return its JSON."""
-        if len(records) > MAX_ANNOTATIONS_PER_REQUEST:
+        """Send one batch of annotations to ``endpoint`` (POST or PUT) and return its JSON.
+
+        ``records`` is the list of annotations, or their ``{"annotations": [...]}`` body already
+        encoded (then ``count`` says how many it holds).
+        """
+        size = len(records) if isinstance(records, list) else count
+        if size is not None and size > MAX_ANNOTATIONS_PER_REQUEST:
             raise InputError(
-                f"{len(records)} annotations in one request; the service takes at most "
-                f"{MAX_ANNOTATIONS_PER_REQUEST}. Split them, or use the bulk upload helpers."
+                f"{size} annotations in one request; the service takes at most "
+                f"{MAX_ANNOTATIONS_PER_REQUEST}. Split them, or use bulk_post / bulk_update."
             )
+        body = records if isinstance(records, EncodedJson) else {"annotations": records}
         server, volume = yield from self._volume(aligned_volume_name)
         request = gen.call(
             endpoint,
             server,
             aligned_volume_name=volume,
             table_name=table_name,
-            body=gen.RawBody({"annotations": records}),
+            body=gen.RawBody(body),
         )
         return read_json(request, (yield request))
 
@@ -638,10 +645,10 @@ class AnnotationClientBase(ServiceClient):
             if result.operation == "delete":
                 return self._delete_rows(table, volume, result.target_ids[rows])
             assert source is not None
-            records = encode_records(source, rows, with_ids=result.operation == "update")
             if result.operation == "post":
-                return self._post_rows(table, volume, records)
-            return self._update_rows(table, volume, records)
+                return self._post_rows(table, volume, encode_body(source, rows), len(rows))
+            ids = source.ids[rows].tolist() if source.ids is not None else []
+            return self._update_rows(table, volume, encode_body(source, rows, with_ids=True), ids)
 
         return BulkRun(
             result,
@@ -654,19 +661,23 @@ class AnnotationClientBase(ServiceClient):
         )
 
     def _post_rows(
-        self, table: str, volume: str, records: list[dict[str, Any]]
+        self, table: str, volume: str, body: bytes, count: int
     ) -> Plan[list[int | None]]:
-        ids = yield from self._write(post_annotations, table, records, volume)
+        ids = yield from self._write(post_annotations, table, EncodedJson(body), volume, count)
         return list(ids_of(ids, "post"))
 
     def _update_rows(
-        self, table: str, volume: str, records: list[dict[str, Any]]
+        self, table: str, volume: str, body: bytes, old_ids: list[int]
     ) -> Plan[list[int | None]]:
-        mapping = yield from self._write(update_annotations, table, records, volume)
+        mapping = yield from self._write(
+            update_annotations, table, EncodedJson(body), volume, len(old_ids)
+        )
         if not isinstance(mapping, Mapping):
-            raise InputError("update: expected a mapping of old to new ids")
+            raise ResponseFormatError(
+                "expected a mapping of old to new ids", method="PUT", url=table
+            )
         new = {int(k): int(v) for k, v in mapping.items()}
-        return [new.get(int(record["id"])) for record in records]
+        return [new.get(old) for old in old_ids]
 
     def _delete_rows(
         self, table: str, volume: str, ids: npt.NDArray[np.int64]
