@@ -77,3 +77,26 @@ def dump_schemas(session: nox.Session) -> None:
         "--lock",
         "specs/annotation_schemas.lock.json",
     )
+
+
+@nox.session(python=PYTHON)
+def differential(session: nox.Session) -> None:
+    """dafclient's annotation validation against the real EMAnnotationSchemas (marshmallow).
+
+    The tests live in ``differential_tests/``, outside ``testpaths``, so the ``tests`` and
+    ``slow`` sessions never collect them: they import ``emannotationschemas``, which pins old
+    marshmallow and SQLAlchemy 1.4 and is installed only in this session's virtualenv, next to
+    dafclient's own runtime dependencies (no server or test extras).
+    """
+    session.install(
+        EMANNOTATIONSCHEMAS, "setuptools<81", "hypothesis>=6.100", "pytest>=8", "-e", "."
+    )
+    session.run("pytest", "differential_tests", "-p", "no:cacheprovider", "-s", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Side-by-side benchmarks against a local dafserver (``-- --size tiny --only init``)."""
+    # caveclient pins pandas<3; it runs here only as a comparison system.
+    session.install("-e", ".[server,cloudvolume]", "caveclient>=8,<9", "pandas<3")
+    session.run("python", "benchmarks/run.py", *session.posargs)

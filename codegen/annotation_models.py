@@ -23,6 +23,7 @@ from typing import Any
 
 from dafclient.annotations.schema_overrides import (
     INTEGER_TYPES,
+    NUMBER_TYPE,
     RUNTIME_MODULE,
     apply_overrides,
     load_schemas,
@@ -126,11 +127,17 @@ def _runtime_types_used(schemas: dict[str, dict[str, Any]]) -> list[str]:
     for type_name, schema in schemas.items():
         for def_name, definition in schema["definitions"].items():
             for prop_name, prop in definition.get("properties", {}).items():
+                items = prop.get("items")
+                if isinstance(items, dict) and items.get("customTypePath"):
+                    used.add(str(items["customTypePath"]).rpartition(".")[2])
                 path = prop.get("customTypePath")
                 if path is None:
                     continue
                 module, _, name = str(path).rpartition(".")
                 where = f"{type_name}: {def_name}.{prop_name}"
+                if module == RUNTIME_MODULE and name == NUMBER_TYPE:
+                    used.add(name)
+                    continue
                 if module != RUNTIME_MODULE or name not in INTEGER_TYPES:
                     raise ValueError(f"{where}: unknown customTypePath {path!r}")
                 minimum, maximum, _ = INTEGER_TYPES[name]
@@ -230,13 +237,15 @@ def render_init(schemas: dict[str, dict[str, Any]], module_classes: dict[str, li
 
 
 def render_runtime() -> str:
-    """Return the source of the runtime module holding the custom integer types."""
+    """Return the source of the runtime module holding the custom number types."""
     lines = [
-        '"""Integer types of the annotation models.',
+        '"""Number types of the annotation models.',
         "",
         "In lax mode pydantic reads numpy integers through float, which silently changes values",
-        "above 2**53 (most root ids). These types turn any integer-like object (one with",
-        "``__index__``, such as ``numpy.int64`` or ``numpy.uint64``) into ``int`` exactly first.",
+        "above 2**53 (most root ids), takes booleans and numeric strings such as ``'3.0'`` as",
+        "integers, and takes NaN, infinities and booleans as floats. marshmallow refuses all of",
+        "those except exact integer strings. These types read integer-like objects (with",
+        "``__index__``, such as ``numpy.int64``) exactly and refuse the rest.",
         '"""',
         "",
         "from __future__ import annotations",
@@ -248,7 +257,15 @@ def render_runtime() -> str:
         "",
         "",
         "def exact_integer(value: Any) -> Any:",
-        '    """Return an integer-like ``value`` as ``int``; leave anything else to pydantic."""',
+        '    """Return an integer-like ``value`` as ``int``; refuse booleans and strings that are',
+        '    not integers; leave anything else to pydantic."""',
+        "    if isinstance(value, bool) or type(value).__name__ in ('bool', 'bool_'):",
+        '        raise ValueError("a boolean is not an integer")',
+        "    if isinstance(value, str):",
+        "        try:",
+        "            return int(value)",
+        "        except ValueError:",
+        '            raise ValueError("not an integer") from None',
         '    if isinstance(value, int) or not hasattr(type(value), "__index__"):',
         "        return value",
         "    try:",
@@ -256,6 +273,16 @@ def render_runtime() -> str:
         "    except TypeError:",
         "        return value",
         "",
+        "",
+        "def finite_number(value: Any) -> Any:",
+        '    """Refuse booleans; pydantic refuses NaN and infinities (``allow_inf_nan=False``)."""',
+        "    if isinstance(value, bool) or type(value).__name__ in ('bool', 'bool_'):",
+        '        raise ValueError("a boolean is not a number")',
+        "    return value",
+        "",
+        "",
+        f"{NUMBER_TYPE} = Annotated[float, BeforeValidator(finite_number), Field(allow_inf_nan=False)]",
+        '"""A finite number."""',
     ]
     for name, (minimum, maximum, doc) in INTEGER_TYPES.items():
         bounds = []

@@ -132,7 +132,10 @@ def test_removed_titles_only_repeated_the_property_name() -> None:
                 assert prop.get("title", prop_name) == prop_name
 
 
-def test_every_position_is_three_numbers_and_every_integer_has_a_runtime_type() -> None:
+NUMBER = "_runtime.Number"
+
+
+def test_every_position_is_three_numbers_and_every_number_has_a_runtime_type() -> None:
     for type_name, schema in CORRECTED.items():
         for def_name, definition in schema["definitions"].items():
             for prop_name, prop in definition["properties"].items():
@@ -140,10 +143,13 @@ def test_every_position_is_three_numbers_and_every_integer_has_a_runtime_type() 
                 kind = prop.get("type")
                 assert prop.get("format") != "integer", where
                 if prop_name == "position":
-                    assert prop["items"] == {"type": "number"}, where
+                    assert prop["items"] == {"type": "number", "customTypePath": NUMBER}, where
                     assert prop["minItems"] == prop["maxItems"] == 3, where
                 if kind == "integer" and "enum" not in prop:
                     assert "customTypePath" in prop, where
+                base = [k for k in kind if k != "null"] if isinstance(kind, list) else [kind]
+                if base == ["number"] and "enum" not in prop:
+                    assert prop["customTypePath"] == NUMBER, where
                 if prop_name.endswith(("root_id", "supervoxel_id")):
                     assert (prop["minimum"], prop["maximum"]) == (0, UINT64_MAX), where
 
@@ -277,3 +283,40 @@ def test_point_classes_are_shared_between_types(models: ModuleType) -> None:
     derived = models.MODELS["derived_spatial_point"](position=[1, 2, 3], dependent_chunk=9)
     tagged = _validate(models, "derived_tag", {**_minimal("derived_tag"), "pt": derived})
     assert tagged.pt is derived
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("size", float("inf")),
+        ("size", float("nan")),
+        ("size", "nan"),
+        ("size", True),
+        ("size", np.True_),
+        ("pre_pt", {"position": [True, 1, 2]}),
+        ("pre_pt", {"position": [float("nan"), 1, 2]}),
+        ("pre_pt", {"position": [1, 2, 3], "root_id": True}),
+        ("pre_pt", {"position": [1, 2, 3], "root_id": "3.0"}),
+    ],
+)
+def test_models_refuse_what_marshmallow_refuses(field: str, value: object) -> None:
+    """Booleans, NaN and infinities as numbers, and non-integer strings as integers (pydantic's
+    lax mode takes them; the AnnotationEngine's marshmallow does not)."""
+    from dafgen.annotation_models import SynapseSchema
+
+    point = {"position": [1, 2, 3]}
+    fields: dict[str, object] = {"pre_pt": point, "ctr_pt": point, "post_pt": point}
+    fields[field] = value
+    with pytest.raises(pydantic.ValidationError):
+        SynapseSchema(**fields)  # type: ignore[arg-type]
+
+
+def test_models_take_numeric_strings_and_numpy_numbers_like_marshmallow() -> None:
+    from dafgen.annotation_models import SynapseSchema
+
+    point = {"position": [np.int32(1), np.float32(2.5), "3"]}
+    bound = {"position": [1, 2, 3], "root_id": "864691135000000001"}
+    model = SynapseSchema(pre_pt=bound, ctr_pt=point, post_pt=point, size=np.float64(4))  # type: ignore[arg-type]
+    assert model.ctr_pt.position == [1.0, 2.5, 3.0]
+    assert model.pre_pt.root_id == 864691135000000001
+    assert model.size == 4.0

@@ -30,6 +30,7 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from dafclient.annotations.schema_overrides import (
     INTEGER_TYPES,
+    NUMBER_TYPE,
     RUNTIME_MODULE,
     apply_overrides,
     root_definition,
@@ -254,6 +255,8 @@ def _property_type(
 
 def _runtime_type(where: str, path: Any, kind: str | None) -> Any:
     module, _, name = str(path).rpartition(".")
+    if module == RUNTIME_MODULE and name == NUMBER_TYPE and kind == "number":
+        return getattr(_runtime, name)
     if module != RUNTIME_MODULE or name not in INTEGER_TYPES or kind != "integer":
         raise UnsupportedSchemaError(f"{where}: unknown customTypePath {path!r}")
     return getattr(_runtime, name)

@@ -47,6 +47,9 @@ INTEGER_TYPES: dict[str, tuple[int | None, int | None, str]] = {
 """Custom integer types: name -> (minimum, maximum, docstring). All of them read numpy
 integers exactly; ``codegen.annotation_models`` writes them into the generated package."""
 
+NUMBER_TYPE = "Number"
+"""The custom float type: finite, and not a boolean (marshmallow's Float refuses both)."""
+
 
 def runtime_type(name: str) -> dict[str, Any]:
     """Return the schema keys that make a property use one of :data:`INTEGER_TYPES`."""
@@ -206,6 +209,16 @@ OVERRIDES: tuple[Override, ...] = (
         when_absent=frozenset({"enum", "customTypePath"}),
         set=runtime_type("Integer"),
     ),
+    Override(
+        name="finite-numbers",
+        reason=(
+            "marshmallow Float refuses NaN, infinities and booleans, which pydantic's float "
+            "accepts in lax mode; number fields use a type that refuses them too"
+        ),
+        when={"type": "number"},
+        when_absent=frozenset({"enum", "customTypePath"}),
+        set={"customTypePath": f"{RUNTIME_MODULE}.{NUMBER_TYPE}"},
+    ),
     # --- points -------------------------------------------------------------------------
     Override(
         name="position-xyz",
@@ -218,7 +231,7 @@ OVERRIDES: tuple[Override, ...] = (
         when={"type": "array"},
         when_absent=frozenset({"items"}),
         set={
-            "items": {"type": "number"},
+            "items": {"type": "number", "customTypePath": f"{RUNTIME_MODULE}.{NUMBER_TYPE}"},
             "minItems": 3,
             "maxItems": 3,
             "description": "x, y, z position in voxels",

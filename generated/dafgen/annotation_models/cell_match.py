@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
 from . import shared
-from ._runtime import Uint64
+from ._runtime import Number, Uint64
 
 
 @dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
@@ -31,7 +31,7 @@ class CellMatch:
     ]
     query_root_id: Annotated[Uint64, Field(ge=0, le=18446744073709551615)]
     score: Annotated[
-        float,
+        Number,
         Field(
             description='Normalised NBLAST similarity score [for CAVE schema, could be any numeric score]'
         ),

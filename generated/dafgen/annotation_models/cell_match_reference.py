@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
-from ._runtime import AnnotationId, Uint64
+from ._runtime import AnnotationId, Number, Uint64
 
 
 @dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
@@ -24,7 +24,7 @@ class CellMatchReference:
     ]
     query_root_id: Annotated[Uint64, Field(ge=0, le=18446744073709551615)]
     score: Annotated[
-        float,
+        Number,
         Field(
             description='Normalized NBLAST similarity score [for CAVE schema, could be any numeric score]'
         ),

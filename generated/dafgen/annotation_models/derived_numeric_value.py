@@ -11,9 +11,10 @@ from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
 from . import shared
+from ._runtime import Number
 
 
-@dataclass(kw_only=True, config=ConfigDict(extra='allow'))
+@dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
 class DerivedNumeric:
     """
     Annotation type 'derived_numeric_value'.
@@ -22,6 +23,6 @@ class DerivedNumeric:
     pt: shared.DerivedSpatialPoint
     valid: Annotated[bool | None, Field(description='is this annotation valid')] = None
     value: Annotated[
-        float | None,
+        Number | None,
         Field(description='Numerical value specified by the table description'),
     ] = None

@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
-from ._runtime import AnnotationId, Integer
+from ._runtime import AnnotationId, Integer, Number
 
 
 @dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
@@ -19,45 +19,45 @@ class DigitalTwinPropertiesBCM:
     Annotation type 'digital_twin_properties'.
     """
 
-    DSI: Annotated[float, Field(description='direction selectivity index')]
-    OSI: Annotated[float, Field(description='orientation selectivity index')]
+    DSI: Annotated[Number, Field(description='direction selectivity index')]
+    OSI: Annotated[Number, Field(description='orientation selectivity index')]
     cc_abs: Annotated[
-        float,
+        Number,
         Field(
             description='Test set performance of the digital twin model unit, higher is better'
         ),
     ]
     cc_max: Annotated[
-        float,
+        Number,
         Field(
             description='Neuron variability score used to normalize digital twin model unit performance'
         ),
     ]
     cc_norm: Annotated[
-        float, Field(description='Normalized model unit performance, higher is better')
+        Number, Field(description='Normalized model unit performance, higher is better')
     ]
-    gDSI: Annotated[float, Field(description='global direction selectivity index')]
-    gOSI: Annotated[float, Field(description='global orientation selectivity index')]
+    gDSI: Annotated[Number, Field(description='global direction selectivity index')]
+    gOSI: Annotated[Number, Field(description='global orientation selectivity index')]
     pref_dir: Annotated[
-        float,
+        Number,
         Field(
             description='Preferred direction in degrees (0 - 360), vertical bar moving right is 0 and orientation increases counter-clockwise'
         ),
     ]
     pref_ori: Annotated[
-        float,
+        Number,
         Field(
             description='Preferred orientation in degrees (0 - 180), vertical bar moving right is 0 and orientation increases counter-clockwise'
         ),
     ]
     readout_loc_x: Annotated[
-        float,
+        Number,
         Field(
             description='X coordinate of the readout location, an approximation of receptive field center in stimulus space; (-1, -1) bottom-left, (1, 1) top-right'
         ),
     ]
     readout_loc_y: Annotated[
-        float,
+        Number,
         Field(
             description='Y coordinate of the readout location, an approximation of receptive field center in stimulus space; (-1, -1) bottom-left, (1, 1) top-right'
         ),

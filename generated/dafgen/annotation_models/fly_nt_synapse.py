@@ -11,9 +11,10 @@ from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
 from . import shared
+from ._runtime import Number
 
 
-@dataclass(kw_only=True, config=ConfigDict(extra='allow'))
+@dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
 class BuhmannEcksteinSynapseSchema:
     """
     Annotation type 'fly_nt_synapse'.
@@ -32,33 +33,35 @@ class BuhmannEcksteinSynapseSchema:
         ),
     ]
     ach: Annotated[
-        float | None,
+        Number | None,
         Field(description='Acetylcholine probability by Eckstein et al. 2020'),
     ] = None
     cleft_score: Annotated[
-        float | None,
+        Number | None,
         Field(
             description='score derived by Buhmann et al. 2019 by combining their synapses with the synapse segmentation from Heinrich et al. 2018'
         ),
     ] = None
     connection_score: Annotated[
-        float | None, Field(description='score assigned by Buhmann et al. 2019')
+        Number | None, Field(description='score assigned by Buhmann et al. 2019')
     ] = None
     da: Annotated[
-        float | None, Field(description='Dopamine probability by Eckstein et al. 2020')
+        Number | None, Field(description='Dopamine probability by Eckstein et al. 2020')
     ] = None
     gaba: Annotated[
-        float | None, Field(description='Gaba probability by Eckstein et al. 2020')
+        Number | None, Field(description='Gaba probability by Eckstein et al. 2020')
     ] = None
     glut: Annotated[
-        float | None, Field(description='Glutamate probability by Eckstein et al. 2020')
+        Number | None,
+        Field(description='Glutamate probability by Eckstein et al. 2020'),
     ] = None
     oct: Annotated[
-        float | None,
+        Number | None,
         Field(description='Octopamine probability by Eckstein et al. 2020'),
     ] = None
     ser: Annotated[
-        float | None, Field(description='Serotonin probability by Eckstein et al. 2020')
+        Number | None,
+        Field(description='Serotonin probability by Eckstein et al. 2020'),
     ] = None
     valid: Annotated[bool | None, Field(description='is this annotation valid')] = None
     valid_nt: Annotated[

@@ -11,9 +11,10 @@ from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
 from . import shared
+from ._runtime import Number
 
 
-@dataclass(kw_only=True, config=ConfigDict(extra='allow'))
+@dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
 class BuhmannSynapseSchema:
     """
     Annotation type 'fly_synapse'.
@@ -32,12 +33,12 @@ class BuhmannSynapseSchema:
         ),
     ]
     cleft_score: Annotated[
-        float | None,
+        Number | None,
         Field(
             description='score derived by Buhmann et al. 2019 by combining their synapses with the synapse segmentation from Heinrich et al. 2018'
         ),
     ] = None
     connection_score: Annotated[
-        float | None, Field(description='score assigned by Buhmann et al. 2019')
+        Number | None, Field(description='score assigned by Buhmann et al. 2019')
     ] = None
     valid: Annotated[bool | None, Field(description='is this annotation valid')] = None

@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
-from ._runtime import AnnotationId, Integer
+from ._runtime import AnnotationId, Integer, Number
 
 
 @dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
@@ -20,16 +20,16 @@ class FunctionalPropertiesBCM:
     """
 
     cc_abs: Annotated[
-        float,
+        Number,
         Field(description='prediction performance of the model, higher is better'),
     ]
-    gDSI: Annotated[float, Field(description='global direction selectivity index')]
-    gOSI: Annotated[float, Field(description='global orientation selectivity index')]
+    gDSI: Annotated[Number, Field(description='global direction selectivity index')]
+    gOSI: Annotated[Number, Field(description='global orientation selectivity index')]
     pref_dir: Annotated[
-        float, Field(description='preferred direction in radians (0 - 2pi)')
+        Number, Field(description='preferred direction in radians (0 - 2pi)')
     ]
     pref_ori: Annotated[
-        float, Field(description='preferred orientation in radians (0 - pi)')
+        Number, Field(description='preferred orientation in radians (0 - pi)')
     ]
     scan_idx: Annotated[
         Integer, Field(description='index of the scan within the session')

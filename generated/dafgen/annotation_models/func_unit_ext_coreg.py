@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
-from ._runtime import AnnotationId, Integer
+from ._runtime import AnnotationId, Integer, Number
 
 
 @dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
@@ -39,12 +39,12 @@ class FunctionalUnitCoregistrationExtended:
         Field(description='index of imaging field of cell within the scan'),
     ] = None
     residual: Annotated[
-        float | None,
+        Number | None,
         Field(
             description='distance between nucleus centroid and functional centroid after transformation'
         ),
     ] = None
     score: Annotated[
-        float | None, Field(description='confidence score associated with match')
+        Number | None, Field(description='confidence score associated with match')
     ] = None
     valid: Annotated[bool | None, Field(description='is this annotation valid')] = None

@@ -11,9 +11,10 @@ from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
 from . import shared
+from ._runtime import Number
 
 
-@dataclass(kw_only=True, config=ConfigDict(extra='allow'))
+@dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
 class GliaContact:
     """
     Annotation type 'glia_contact'.
@@ -27,5 +28,5 @@ class GliaContact:
         shared.BoundSpatialPoint,
         Field(description='Object-side point near a glia-object contact'),
     ]
-    size: Annotated[float | None, Field(description='size of contact')] = None
+    size: Annotated[Number | None, Field(description='size of contact')] = None
     valid: Annotated[bool | None, Field(description='is this annotation valid')] = None

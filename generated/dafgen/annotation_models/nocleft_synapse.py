@@ -11,9 +11,10 @@ from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
 from . import shared
+from ._runtime import Number
 
 
-@dataclass(kw_only=True, config=ConfigDict(extra='allow'))
+@dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
 class NoCleftSynapse:
     """
     Annotation type 'nocleft_synapse'.
@@ -32,7 +33,7 @@ class NoCleftSynapse:
         ),
     ]
     score: Annotated[
-        float | None,
+        Number | None,
         Field(
             description='synapse score (see table metadata for description of score)'
         ),

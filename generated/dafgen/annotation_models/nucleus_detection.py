@@ -11,9 +11,10 @@ from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
 from . import shared
+from ._runtime import Number
 
 
-@dataclass(kw_only=True, config=ConfigDict(extra='allow'))
+@dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
 class NucleusDetection:
     """
     Annotation type 'nucleus_detection'.
@@ -33,5 +34,5 @@ class NucleusDetection:
     ] = None
     valid: Annotated[bool | None, Field(description='is this annotation valid')] = None
     volume: Annotated[
-        float | None, Field(description='the volume of the nucleus detected in um^3')
+        Number | None, Field(description='the volume of the nucleus detected in um^3')
     ] = None

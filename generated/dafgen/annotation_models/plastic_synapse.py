@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
 from . import shared
+from ._runtime import Number
 
 
 class Plasticity(IntEnum):
@@ -26,7 +27,7 @@ class Plasticity(IntEnum):
     not_rated = 4
 
 
-@dataclass(kw_only=True, config=ConfigDict(extra='allow'))
+@dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
 class PlasticSynapse:
     """
     Annotation type 'plastic_synapse'.
@@ -51,5 +52,5 @@ class PlasticSynapse:
             description='a nearby point located in the presynaptic compartment of the synapse'
         ),
     ]
-    size: Annotated[float | None, Field(description='size of synapse')] = None
+    size: Annotated[Number | None, Field(description='size of synapse')] = None
     valid: Annotated[bool | None, Field(description='is this annotation valid')] = None

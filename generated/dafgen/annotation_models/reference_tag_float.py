@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
-from ._runtime import AnnotationId
+from ._runtime import AnnotationId, Number
 
 
 @dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
@@ -29,6 +29,6 @@ class ReferenceTagFloat:
         ),
     ]
     value: Annotated[
-        float, Field(description='Float value to be attached to the annotation')
+        Number, Field(description='Float value to be attached to the annotation')
     ]
     valid: Annotated[bool | None, Field(description='is this annotation valid')] = None

@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
-from ._runtime import AnnotationId
+from ._runtime import AnnotationId, Number
 
 
 @dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
@@ -20,7 +20,7 @@ class ReferenceTagWithConfidence:
     """
 
     confidence: Annotated[
-        float, Field(description='Confidence value to be attached to the annotation')
+        Number, Field(description='Confidence value to be attached to the annotation')
     ]
     target_id: Annotated[
         AnnotationId,

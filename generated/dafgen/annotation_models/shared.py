@@ -11,13 +11,13 @@ from typing import Annotated
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
-from ._runtime import Integer, Uint64
+from ._runtime import Integer, Number, Uint64
 
 
 @dataclass(kw_only=True, config=ConfigDict(extra='forbid', arbitrary_types_allowed=True))
 class BoundSpatialPoint:
     position: Annotated[
-        list[float],
+        list[Number],
         Field(description='x, y, z position in voxels', max_length=3, min_length=3),
     ]
     root_id: Annotated[
@@ -34,10 +34,10 @@ class BoundSpatialPoint:
     ] = None
 
 
-@dataclass(kw_only=True, config=ConfigDict(extra='forbid'))
+@dataclass(kw_only=True, config=ConfigDict(extra='forbid', arbitrary_types_allowed=True))
 class SpatialPoint:
     position: Annotated[
-        list[float],
+        list[Number],
         Field(description='x, y, z position in voxels', max_length=3, min_length=3),
     ]
 
@@ -57,7 +57,7 @@ class Hemisphere(StrEnum):
 class DerivedSpatialPoint:
     dependent_chunk: Annotated[Uint64, Field(ge=0, le=18446744073709551615)]
     position: Annotated[
-        list[float],
+        list[Number],
         Field(description='x, y, z position in voxels', max_length=3, min_length=3),
     ]
     level: Integer | None = None

@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
 from . import shared
-from ._runtime import Integer
+from ._runtime import Integer, Number
 
 
 @dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
@@ -30,5 +30,5 @@ class SpineWithInfo:
     ] = None
     valid: Annotated[bool | None, Field(description='is this annotation valid')] = None
     volume: Annotated[
-        float | None, Field(description='Estimated volume of the spine')
+        Number | None, Field(description='Estimated volume of the spine')
     ] = None

@@ -11,9 +11,10 @@ from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
 from . import shared
+from ._runtime import Number
 
 
-@dataclass(kw_only=True, config=ConfigDict(extra='allow'))
+@dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
 class SynapseSchema:
     """
     Annotation type 'synapse'.
@@ -32,5 +33,5 @@ class SynapseSchema:
             description='a nearby point located in the presynaptic compartment of the synapse'
         ),
     ]
-    size: Annotated[float | None, Field(description='size of synapse')] = None
+    size: Annotated[Number | None, Field(description='size of synapse')] = None
     valid: Annotated[bool | None, Field(description='is this annotation valid')] = None

@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
 from . import shared
-from ._runtime import Integer
+from ._runtime import Integer, Number
 
 
 @dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
@@ -38,12 +38,12 @@ class V1DDFunctionalUnitCoregistration:
         Integer | None, Field(description='index of imaging plane within the volume')
     ] = None
     residual: Annotated[
-        float | None,
+        Number | None,
         Field(
             description='distance between nucleus centroid and functional centroid after transformation'
         ),
     ] = None
     score: Annotated[
-        float | None, Field(description='a confidence score associated with match')
+        Number | None, Field(description='a confidence score associated with match')
     ] = None
     valid: Annotated[bool | None, Field(description='is this annotation valid')] = None
