@@ -72,10 +72,6 @@ def _is_nan(value: Any) -> bool:
 
 # -- document generation -------------------------------------------------------------------------
 
-# Values that reach a known dafclient bug are left out of the strategy until it is fixed; each is
-# listed under "Pending fix" in docs/annotation-validation.md: booleans inside positions (P1),
-# booleans for integer and number fields (P2), NaN or infinities inside positions (P3) and for
-# number fields (P4), decimal-point strings such as "3.0" for integer fields (P6).
 SCALAR_EDGES: tuple[Any, ...] = (
     None,
     0,
@@ -90,6 +86,7 @@ SCALAR_EDGES: tuple[Any, ...] = (
     "3",
     " 7 ",
     "3.5",
+    "3.0",
     "1_000",
     "1e3",
     "nan",
@@ -113,18 +110,7 @@ SCALAR_EDGES: tuple[Any, ...] = (
 )
 
 
-def _non_finite_number(value: Any) -> bool:
-    """NaN, an infinity, or a string ``float()`` reads as one."""
-    if isinstance(value, str):
-        try:
-            return not math.isfinite(float(value))
-        except ValueError:
-            return False
-    return isinstance(value, float) and not math.isfinite(value)
-
-
 BOOLEANS = (True, False)
-"""Edges for boolean, string and ``target_id`` fields only (P2: see the docs)."""
 POSITION_EDGES: tuple[Any, ...] = (
     None,
     NAN,
@@ -135,6 +121,10 @@ POSITION_EDGES: tuple[Any, ...] = (
     ["1", 2, 3],
     [None, 1, 2],
     [1.5, 2.5, -3.5],
+    [True, 1, 2],
+    [1.5, False, 2],
+    [NAN, 1, 2],
+    [1, INF, 2],
     [2**64, 1, 2],
     [10**400, 1, 2],
     "abc",
@@ -170,8 +160,7 @@ def edge_value(spec: FieldSpec) -> st.SearchStrategy[Any]:
     if spec.kind == "position":
         return st.sampled_from(POSITION_EDGES)
     extra: list[Any] = []
-    if spec.kind in ("boolean", "string") or spec.column == "target_id":
-        extra += BOOLEANS
+    extra += BOOLEANS
     for choice in spec.choices or ():
         if isinstance(choice, int):
             extra += [str(choice), float(choice), choice + 0.5]
@@ -179,10 +168,7 @@ def edge_value(spec: FieldSpec) -> st.SearchStrategy[Any]:
             extra += [choice.upper(), f" {choice}", choice + "x"]
     if spec.choices and isinstance(spec.choices[0], int):
         extra += [max(spec.choices) + 1, -1]
-    edges = SCALAR_EDGES
-    if spec.kind == "number":  # P4: NaN and infinities for number fields are left out
-        edges = tuple(v for v in edges if not _non_finite_number(v))
-    return st.sampled_from(edges + tuple(extra))
+    return st.sampled_from(SCALAR_EDGES + tuple(extra))
 
 
 def _slots(layout: AnnotationLayout) -> list[tuple[str, ...]]:
@@ -381,7 +367,7 @@ def unknown_top_level_key(layout: AnnotationLayout, doc: Doc) -> bool:
 
 
 def boolean_target_id(layout: AnnotationLayout, doc: Doc) -> bool:
-    """D7 (columnar): a boolean ``target_id`` (marshmallow's reference field loads it as 0/1)."""
+    """D7 (both): a boolean ``target_id`` (marshmallow's reference field loads it as 0/1)."""
     return isinstance(doc.get("target_id"), bool)
 
 
@@ -415,6 +401,7 @@ BOTH_STRICTER: dict[str, Rule] = {
     "D2": fractional_float_for_integer,
     "D3": segment_id_outside_uint64,
     "D4": target_id_outside_annotation_ids,
+    "D7": boolean_target_id,
 }
 MODEL_STRICTER: dict[str, Rule] = {
     "D11": float_integer_outside_int64,
@@ -422,7 +409,6 @@ MODEL_STRICTER: dict[str, Rule] = {
 COLUMNAR_STRICTER: dict[str, Rule] = {
     "D5": integer_outside_int64,
     "D6": unknown_top_level_key,
-    "D7": boolean_target_id,
     "D8": float_integer_above_2_53,
 }
 

@@ -37,6 +37,8 @@ FALSY = frozenset({"f", "false", "off", "n", "no", "0"})
 BOOKKEEPING_COLUMNS = frozenset({"created", "deleted", "superceded_id", "valid"})
 """Columns of rows read back from a table; ignored when the type has no such field."""
 AXES = ("_x", "_y", "_z")
+NUMERIC_INFERRED = frozenset({"integer", "floating", "mixed-integer-float"})
+"""What pandas infers for object values that are all numbers (booleans make it "mixed-integer")."""
 
 Mask = npt.NDArray[np.bool_]
 
@@ -158,6 +160,14 @@ class _Issues:
         if mask.any():
             self.found.append((mask, column, reason, source))
 
+    def flagged(self, column: str) -> Mask:
+        """Rows already reported for ``column`` (so one bad value is reported once)."""
+        out = np.zeros(self.length, dtype=bool)
+        for mask, name, _, _ in self.found:
+            if name == column:
+                out |= mask
+        return out
+
     def raise_if_any(self, schema_type: str, labels: pd.Index | None, max_errors: int) -> None:
         if not self.found:
             return
@@ -173,7 +183,7 @@ class _Issues:
         errors = [
             RowError(
                 row=row,
-                label=row if labels is None else labels[row],
+                label=row if labels is None else _plain_label(labels[row]),
                 field=column,
                 reason=reason,
                 value=source(row),
@@ -181,6 +191,11 @@ class _Issues:
             for row, _, column, reason, source in candidates[:max_errors]
         ]
         raise AnnotationValidationError(schema_type, errors, total, np.flatnonzero(bad))
+
+
+def _plain_label(label: Any) -> Any:
+    """An index label as a plain Python value (``55``, not ``np.int64(55)``, in messages)."""
+    return label.item() if isinstance(label, np.generic) else label
 
 
 # -- per-kind conversion ---------------------------------------------------------------------
@@ -313,7 +328,12 @@ def _integers(
         return _null_column(spec, len(series))
     else:
         objects, null, invalid = _loop(series, _int_scalar, np.dtype(object), 0)
-        issues.add(invalid, spec.column, "not an integer", source)
+        imprecise = np.zeros(len(series), dtype=bool)
+        for i in np.flatnonzero(invalid).tolist():
+            value = source(i)
+            imprecise[i] = isinstance(value, (float, np.floating)) and float(value).is_integer()
+        issues.add(invalid & ~imprecise, spec.column, "not an integer", source)
+        issues.add(imprecise, spec.column, "a float above 2**53 may have lost precision", source)
         big = np.fromiter(
             (not low <= v <= high for v in objects.tolist()), dtype=bool, count=len(objects)
         )
@@ -335,7 +355,7 @@ def _numbers(
     source = series.iloc.__getitem__
     kind = series.dtype.kind
     if kind in "iuf":
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
         null = np.isnan(values)
         infinite = np.isinf(values)
         issues.add(infinite, spec.column, "not finite", source)
@@ -357,7 +377,9 @@ def _booleans(
     kind = series.dtype.kind
     if kind == "b":
         null = series.isna().to_numpy()
-        return Column(series.to_numpy(dtype=bool, na_value=False), null)
+        # A copy: the table must not share memory with the caller's DataFrame (``copy=True``
+        # alone still returns a view of a numpy bool column).
+        return Column(np.array(series.to_numpy(dtype=bool, na_value=False), copy=True), null)
     if kind in "iuf":
         numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
         null = np.isnan(numbers)
@@ -377,7 +399,7 @@ def _strings(
     source = series.iloc.__getitem__
     null = series.isna().to_numpy()
     if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
-        values = series.astype(object).to_numpy()
+        values = series.to_numpy(dtype=object, copy=True)
         values[null] = None
         return Column(values, null)
     values, null, invalid = _loop(series, _str_scalar, np.dtype(object), None)
@@ -386,7 +408,7 @@ def _strings(
 
 
 def _raw(series: pd.Series, spec: FieldSpec, issues: _Issues) -> Column:
-    return Column(series.to_numpy(dtype=object), series.isna().to_numpy())
+    return Column(series.to_numpy(dtype=object, copy=True), series.isna().to_numpy())
 
 
 CONVERTERS: dict[str, Callable[[pd.Series, FieldSpec, _Issues], Column]] = {
@@ -411,6 +433,9 @@ def _position_rows(values: Sequence[Any]) -> tuple[npt.NDArray[np.float64], Mask
         try:
             if isinstance(value, (str, bytes, Mapping)) or len(value) != 3:
                 raise ValueError("not 3 items")
+            if all(_is_null_scalar(v) for v in value):
+                null[i] = True  # an all-null position: the point is absent
+                continue
             out[i] = [_float_scalar(v) for v in value]
         except (TypeError, ValueError, OverflowError):
             invalid[i] = True
@@ -423,11 +448,23 @@ def positions_from(
     """A position column from an ``(N, 3)`` array or a sequence of 3-sequences."""
     if isinstance(value, pd.Series):
         value = value.tolist()
-    array: npt.NDArray[Any] | None = None
-    try:
-        array = np.asarray(value)
-    except ValueError:  # ragged
-        array = None
+    array: npt.NDArray[Any] | None = value if isinstance(value, np.ndarray) else None
+    if array is None:
+        # Through an object array: numpy would read [True, 1, 2] as integers, hiding the bool.
+        try:
+            objects = np.array(value, dtype=object)
+        except ValueError:  # ragged
+            objects = None
+        if (
+            objects is not None
+            and objects.ndim == 2
+            and objects.shape[1] == 3
+            and pd.api.types.infer_dtype(objects.ravel(), skipna=False) in NUMERIC_INFERRED
+        ):
+            try:
+                array = objects.astype(np.float64)
+            except OverflowError:  # an integer beyond float range: found row by row below
+                array = None
     if array is not None and array.ndim == 2 and array.shape[1] == 3 and array.dtype.kind in "iuf":
         points = array.astype(np.float64, copy=False)
         finite = np.isfinite(points)
@@ -492,9 +529,15 @@ def validate_frame(
     frame = frame.set_axis(names, axis=1)
     mapping, unknown = _match_columns(layout, names, id_column=id_column, ignore=ignore_columns)
     if unknown:
+        hint = (
+            "; an 'id' column is read only for updates: pass ignore_columns=['id'] to post "
+            "these rows as new annotations"
+            if "id" in unknown
+            else ""
+        )
         raise InputError(
             f"columns not in annotation type {layout.schema_type!r}: {unknown} "
-            f"(its columns: {list(layout.columns)}; pass ignore_columns= to drop them)"
+            f"(its columns: {list(layout.columns)}; pass ignore_columns= to drop them{hint})"
         )
     missing = [
         spec.column
@@ -515,7 +558,7 @@ def validate_frame(
         if isinstance(where, tuple):
             xyz = frame[list(where)]
             if all(xyz[c].dtype.kind in "iuf" for c in where):
-                data: Any = xyz.to_numpy(dtype=np.float64, na_value=np.nan)
+                data: Any = xyz.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
             else:
                 data = list(zip(*(xyz[c].tolist() for c in where), strict=True))
             columns[spec.column] = positions_from(data, spec.column, issues, _row_source(xyz))
@@ -528,9 +571,13 @@ def validate_frame(
             columns[spec.column] = CONVERTERS[spec.kind](frame[where], spec, issues)
         column = columns[spec.column]
         if spec.choices is not None:
-            bad = ~column.null & ~np.isin(
-                column.values,
-                np.asarray(spec.choices, dtype=object if spec.kind == "string" else None),
+            bad = (
+                ~column.null
+                & ~issues.flagged(spec.column)
+                & ~np.isin(
+                    column.values,
+                    np.asarray(spec.choices, dtype=object if spec.kind == "string" else None),
+                )
             )
             shown = ", ".join(str(c) for c in spec.choices)
             issues.add(bad, spec.column, f"not one of: {shown}", frame[where].iloc.__getitem__)
@@ -541,7 +588,8 @@ def validate_frame(
             raise InputError(f"no {id_column!r} column: updates need each annotation's id")
         id_spec = FieldSpec(id_column, (id_column,), "integer", True, False, 0, INT64_MAX)
         id_col = _integers(frame[id_column], id_spec, issues)
-        issues.add(id_col.null, id_column, "missing (required)", frame[id_column].iloc.__getitem__)
+        missing_id = id_col.null & ~issues.flagged(id_column)
+        issues.add(missing_id, id_column, "missing (required)", frame[id_column].iloc.__getitem__)
         ids = id_col.values.astype(np.int64)
     issues.raise_if_any(layout.schema_type, frame.index, max_errors)
     return ColumnTable(layout, n, columns, ids)
@@ -570,5 +618,5 @@ def _check_required(
         if not spec.required or spec.column not in columns:
             continue
         must = present_points[spec.point] if spec.point is not None else np.ones(n, dtype=bool)
-        missing = must & columns[spec.column].null
+        missing = must & columns[spec.column].null & ~issues.flagged(spec.column)
         issues.add(missing, spec.column, "missing (required)", lambda r: None)

@@ -19,6 +19,12 @@ def model_record(model: Any) -> dict[str, Any]:
     if not dataclasses.is_dataclass(model) or isinstance(model, type):
         raise InputError(f"expected an annotation model instance, got {type(model).__name__}")
     record: dict[str, Any] = _plain(dataclasses.asdict(model))
+    # Fields a model keeps beyond its declared ones (``extra="allow"``) are not in asdict();
+    # pass them on so the validator refuses them instead of dropping them silently.
+    declared = {f.name for f in dataclasses.fields(model)}
+    for name, value in getattr(model, "__dict__", {}).items():
+        if name not in declared and not name.startswith("_"):
+            record[name] = _plain(value)
     return record
 
 
@@ -44,6 +50,8 @@ def records_frame(
         flat: dict[str, Any] = {}
         for key, value in record.items():
             key = str(key)
+            if key in points and dataclasses.is_dataclass(value) and not isinstance(value, type):
+                value = model_record(value)  # a point given as its model (``SpatialPoint``)
             if key in points and isinstance(value, Mapping):
                 for sub, sub_value in value.items():
                     if sub not in points[key]:

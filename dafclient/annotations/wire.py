@@ -13,6 +13,19 @@ import numpy.typing as npt
 from dafclient.annotations.columnar import Column, ColumnTable
 from dafclient.annotations.layout import SEGMENT_ID_FIELDS, FieldSpec
 
+EXACT_INTEGER = 2**53
+"""Integral positions up to this magnitude are sent as integers (beyond it, as floats: int64
+would overflow)."""
+
+
+def _integral(values: npt.NDArray[np.float64]) -> bool:
+    """Whether every coordinate is a whole number that converts to int64 exactly."""
+    return bool(
+        values.size
+        and np.all(values == np.trunc(values))
+        and np.all(np.abs(values) <= EXACT_INTEGER)
+    )
+
 
 def _python_values(
     spec: FieldSpec, column: Column, rows: slice | npt.NDArray[np.intp]
@@ -21,11 +34,9 @@ def _python_values(
     values = column.values[rows]
     null = column.null[rows]
     if spec.kind == "position":
-        given = values[~null]
-        integral = given.size and np.all(given == np.trunc(given))
         out: list[Any] = (
             np.where(null[:, None], 0, values).astype(np.int64).tolist()
-            if integral
+            if _integral(values[~null])
             else values.tolist()
         )
     else:
@@ -94,7 +105,7 @@ def _field_part(
     key = json.dumps(spec.path[-1]).replace("%", "%%")
     if spec.kind == "position" and not null.any():
         values = column.values[rows]
-        integral = bool(np.all(values == np.trunc(values)))
+        integral = _integral(values)
         coordinates = (values.astype(np.int64) if integral else values).T.tolist()
         slot = "%d" if integral else "%r"
         return f"{key}:[{slot},{slot},{slot}]", coordinates
