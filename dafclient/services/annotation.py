@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,8 @@ from dafclient.annotations.wire import Fingerprint, encode_body, stored_fingerpr
 from dafclient.errors import InputError, ResponseFormatError
 from dafclient.ids import as_id_array
 from dafclient.services.schema import SchemaClientBase
+
+M = TypeVar("M")
 
 ANNOTATION_API = ApiVersions("annotation", known=(2,), versions_path="/annotation/api/versions")
 
@@ -441,33 +443,43 @@ class AnnotationClientBase(ServiceClient):
     def _stage(
         self,
         table_name: str,
+        model: type[M] | None = None,
         *,
         update: bool = False,
         live_schema: bool = False,
         aligned_volume_name: str | None = None,
-    ) -> Plan[AnnotationStage[Any]]:
+    ) -> Plan[AnnotationStage[M]]:
         """A stage for ``table_name``: rows added to it are validated against the table's
         annotation type and converted to its voxel resolution.
 
         The type's model comes from the installed snapshot; a type the snapshot lacks (or any
         type, with ``live_schema=True``) gets a model built from the schema service's schema.
-        With ``update=True`` the rows replace existing annotations and each needs an ``id``.
+        Pass the model class you expect (``stage("synapses", SynapseSchema)``) to get a stage
+        typed by it; it must be the table's type. With ``update=True`` the rows replace existing
+        annotations and each needs an ``id``.
         """
+        if model is not None and live_schema:
+            raise InputError("give model= (a snapshot model) or live_schema=True, not both")
         metadata = yield from self._get_table_metadata(table_name, aligned_volume_name)
         schema_type = metadata.schema_type
+        if model is not None and MODELS.get(schema_type) is not model:
+            raise InputError(
+                f"table {table_name!r} holds {schema_type!r} annotations, not "
+                f"{getattr(model, '__name__', model)!r}"
+            )
         if live_schema or schema_type not in MODELS:
             schema = SchemaClientBase(self._ctx)
             raw = yield from schema._schema_definition(schema_type)
-            layout, model = live_type(schema_type, raw)
+            layout, found = live_type(schema_type, raw)
         else:
-            layout, model = snapshot_type(schema_type)
+            layout, found = snapshot_type(schema_type)
         resolution = (
             metadata.voxel_resolution_x,
             metadata.voxel_resolution_y,
             metadata.voxel_resolution_z,
         )
         return AnnotationStage(
-            layout, model, table_name=table_name, table_resolution=resolution, update=update
+            layout, found, table_name=table_name, table_resolution=resolution, update=update
         )
 
     def _staged(
@@ -489,7 +501,7 @@ class AnnotationClientBase(ServiceClient):
             if resolution is not None:
                 raise InputError("resolution applies when rows are added to a stage, not here")
             return data
-        stage = yield from self._stage(
+        stage: AnnotationStage[Any] = yield from self._stage(
             table_name, update=update, aligned_volume_name=aligned_volume_name
         )
         if isinstance(data, pd.DataFrame):

@@ -153,3 +153,16 @@ async def test_async_bulk_post(daf_async_client: AsyncFrameworkClient) -> None:
     assert await daf_async_client.annotation.get_annotation_count(name) == 2_500
     rows = await daf_async_client.annotation.get_annotation(name, result.ids[:50].tolist())
     assert [r["size"] for r in rows] == frame["size"].iloc[:50].tolist()
+
+
+def test_a_stage_can_be_typed_by_its_model(daf_client: FrameworkClient) -> None:
+    from dafgen.annotation_models import CellTypeLocal, SynapseSchema
+
+    table = _table(daf_client)
+    stage = daf_client.annotation.stage(table, SynapseSchema)
+    assert stage.model is SynapseSchema
+    point = {"position": [1, 2, 3]}
+    stage.add(SynapseSchema(pre_pt=point, ctr_pt=point, post_pt=point, size=2.0))  # type: ignore[arg-type]
+    assert daf_client.annotation.bulk_post(table, stage).complete
+    with pytest.raises(InputError, match="holds 'synapse' annotations, not 'CellTypeLocal'"):
+        daf_client.annotation.stage(table, CellTypeLocal)
