@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
@@ -17,18 +18,18 @@ from dafclient.config import (
     normalize_server,
 )
 from dafclient.errors import ConfigurationError
-from dafclient.services.annotation import AnnotationClient, AsyncAnnotationClient
-from dafclient.services.auth import AsyncAuthClient, AuthClient
-from dafclient.services.chunkedgraph import AsyncChunkedGraphClient, ChunkedGraphClient
-from dafclient.services.info import AsyncInfoServiceClient, InfoServiceClient
-from dafclient.services.schema import AsyncSchemaClient, SchemaClient
-from dafclient.services.state import AsyncJSONService, JSONService
 from dafclient.tokens import find_token
 from dafclient.transport import TokenAuth, TrustedServers, build_async_client, build_sync_client
 
 if TYPE_CHECKING:
     from dafclient.imagery import ImageryClient
     from dafclient.lookup import LookupClient
+    from dafclient.services.annotation import AnnotationClient, AsyncAnnotationClient
+    from dafclient.services.auth import AsyncAuthClient, AuthClient
+    from dafclient.services.chunkedgraph import AsyncChunkedGraphClient, ChunkedGraphClient
+    from dafclient.services.info import AsyncInfoServiceClient, InfoServiceClient
+    from dafclient.services.schema import AsyncSchemaClient, SchemaClient
+    from dafclient.services.state import AsyncJSONService, JSONService
     from dafclient.timestamps import TimestampLike
 
 KNOWN_SERVICES = frozenset({"auth", "info", "schema", "state", "annotation", "chunkedgraph"})
@@ -46,13 +47,14 @@ class SubClient(Generic[C]):
 
     def __init__(
         self,
-        factory: Callable[..., C],
+        factory: str,
         *,
         doc: str,
         local: bool = False,
         alias_of: str | None = None,
     ) -> None:
         self._factory = factory
+        """``module:Class``, imported on first use so that importing dafclient stays cheap."""
         self._local = local
         self._alias_of = alias_of
         self.__doc__ = doc
@@ -72,7 +74,9 @@ class SubClient(Generic[C]):
             if self._local:
                 obj._require_datastack(self._name)
             options = obj._service_options(self._name)
-            cache[self._name] = self._factory(obj._http, obj._ctx, **options)
+            module, _, name = self._factory.partition(":")
+            factory = getattr(importlib.import_module(module), name)
+            cache[self._name] = factory(obj._http, obj._ctx, **options)
         client: C = cache[self._name]
         return client
 
@@ -222,22 +226,36 @@ class FrameworkClient(_FrameworkBase):
             self._ctx.auth, self._ctx.timeouts, self._ctx.retries, transport
         )
 
-    auth = SubClient(
-        AuthClient, doc="The auth service client (your token; token and user look-ups)."
+    auth: SubClient[AuthClient] = SubClient(
+        "dafclient.services.auth:AuthClient",
+        doc="The auth service client (your token; token and user look-ups).",
     )
-    info = SubClient(InfoServiceClient, doc="The info service client (datastack records, sources).")
-    schema = SubClient(
-        SchemaClient, doc="The schema service client (annotation types, JSON Schemas)."
+    info: SubClient[InfoServiceClient] = SubClient(
+        "dafclient.services.info:InfoServiceClient",
+        doc="The info service client (datastack records, sources).",
     )
-    schemas = SubClient(
-        SchemaClient, alias_of="schema", doc="The original client's name for schema."
+    schema: SubClient[SchemaClient] = SubClient(
+        "dafclient.services.schema:SchemaClient",
+        doc="The schema service client (annotation types, JSON Schemas).",
     )
-    state = SubClient(JSONService, doc="The JSON state service client (Neuroglancer states).")
-    chunkedgraph = SubClient(
-        ChunkedGraphClient, local=True, doc="The datastack's chunkedgraph (segmentation) client."
+    schemas: SubClient[SchemaClient] = SubClient(
+        "dafclient.services.schema:SchemaClient",
+        alias_of="schema",
+        doc="The original client's name for schema.",
     )
-    annotation = SubClient(
-        AnnotationClient, local=True, doc="The datastack's annotation (AnnotationEngine) client."
+    state: SubClient[JSONService] = SubClient(
+        "dafclient.services.state:JSONService",
+        doc="The JSON state service client (Neuroglancer states).",
+    )
+    chunkedgraph: SubClient[ChunkedGraphClient] = SubClient(
+        "dafclient.services.chunkedgraph:ChunkedGraphClient",
+        local=True,
+        doc="The datastack's chunkedgraph (segmentation) client.",
+    )
+    annotation: SubClient[AnnotationClient] = SubClient(
+        "dafclient.services.annotation:AnnotationClient",
+        local=True,
+        doc="The datastack's annotation (AnnotationEngine) client.",
     )
 
     def make_lookup_client(
@@ -319,13 +337,33 @@ class AsyncFrameworkClient(_FrameworkBase):
             self._ctx.auth, self._ctx.timeouts, self._ctx.retries, transport
         )
 
-    auth = SubClient(AsyncAuthClient, doc="The auth service client.")
-    info = SubClient(AsyncInfoServiceClient, doc="The info service client.")
-    schema = SubClient(AsyncSchemaClient, doc="The schema service client.")
-    schemas = SubClient(AsyncSchemaClient, alias_of="schema", doc="The original name of schema.")
-    state = SubClient(AsyncJSONService, doc="The JSON state service client.")
-    chunkedgraph = SubClient(AsyncChunkedGraphClient, local=True, doc="The chunkedgraph client.")
-    annotation = SubClient(AsyncAnnotationClient, local=True, doc="The annotation client.")
+    auth: SubClient[AsyncAuthClient] = SubClient(
+        "dafclient.services.auth:AsyncAuthClient", doc="The auth service client."
+    )
+    info: SubClient[AsyncInfoServiceClient] = SubClient(
+        "dafclient.services.info:AsyncInfoServiceClient", doc="The info service client."
+    )
+    schema: SubClient[AsyncSchemaClient] = SubClient(
+        "dafclient.services.schema:AsyncSchemaClient", doc="The schema service client."
+    )
+    schemas: SubClient[AsyncSchemaClient] = SubClient(
+        "dafclient.services.schema:AsyncSchemaClient",
+        alias_of="schema",
+        doc="The original name of schema.",
+    )
+    state: SubClient[AsyncJSONService] = SubClient(
+        "dafclient.services.state:AsyncJSONService", doc="The JSON state service client."
+    )
+    chunkedgraph: SubClient[AsyncChunkedGraphClient] = SubClient(
+        "dafclient.services.chunkedgraph:AsyncChunkedGraphClient",
+        local=True,
+        doc="The chunkedgraph client.",
+    )
+    annotation: SubClient[AsyncAnnotationClient] = SubClient(
+        "dafclient.services.annotation:AsyncAnnotationClient",
+        local=True,
+        doc="The annotation client.",
+    )
 
     async def aclose(self) -> None:
         """Close the pooled connections."""
