@@ -8,15 +8,18 @@ ever interpreted in the machine's local time zone.
 from __future__ import annotations
 
 import math
+import sys
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
-import pandas as pd
 
 from dafclient.errors import InputError
 
-TimestampLike: TypeAlias = datetime | pd.Timestamp | np.datetime64 | float | int
+if TYPE_CHECKING:
+    import pandas as pd
+
+TimestampLike: TypeAlias = "datetime | pd.Timestamp | np.datetime64 | float | int"
 """Anything dafclient accepts as a point in time."""
 
 
@@ -43,10 +46,12 @@ _END_SECONDS = 253402300800.0
 def _seconds(value: Any, name: str) -> float:
     if isinstance(value, (bool, np.bool_)):
         raise InputError(f"{name}: expected a datetime or unix seconds, got a bool")
-    if value is pd.NaT:
+    # A pandas value can only exist once pandas is imported; dafclient does not import it here.
+    pandas: Any = sys.modules.get("pandas")
+    if pandas is not None and value is pandas.NaT:
         raise InputError(f"{name}: NaT is not a point in time")
-    if isinstance(value, pd.Timestamp):
-        if pd.isna(value):
+    if pandas is not None and isinstance(value, pandas.Timestamp):
+        if pandas.isna(value):
             raise InputError(f"{name}: NaT is not a point in time")
         stamp = value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
         return float(stamp.value) / 1e9

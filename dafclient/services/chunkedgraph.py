@@ -11,11 +11,10 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from io import BytesIO
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from dafgen.segmentation_v1.api.segmentation import (
     find_path,
     get_change_log,
@@ -68,6 +67,9 @@ from dafclient.timestamps import (
     parse_server_datetime,
     to_epoch_seconds,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SEGMENTATION_API = ApiVersions(
     "chunkedgraph", known=(1,), versions_path="/segmentation/api/versions"
@@ -690,6 +692,8 @@ class ChunkedGraphBase(ServiceClient):
             filtered=filtered,
         )
         data = read_json(request, (yield request))
+        import pandas as pd  # only here: importing dafclient does not load pandas
+
         frames: dict[int, pd.DataFrame] = {}
         for key, text in data.items():
             columns = json.loads(text) if isinstance(text, str) else text
