@@ -20,7 +20,7 @@ from tests.faults.test_client_under_faults import CountingTransport
 
 TABLE = "bulk_under_faults"
 ROWS = 20_000
-BATCH = 500
+BATCH = 250
 FAULTS = FaultConfig(
     rate=0.2, seed=11, kinds=("502", "503", "504", "429", "reset", "truncate"), phase="both"
 )
