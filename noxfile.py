@@ -89,7 +89,13 @@ def differential(session: nox.Session) -> None:
     dafclient's own runtime dependencies (no server or test extras).
     """
     session.install(
-        EMANNOTATIONSCHEMAS, "setuptools<81", "hypothesis>=6.100", "pytest>=8", "-e", "."
+        EMANNOTATIONSCHEMAS,
+        "setuptools<81",
+        "hypothesis>=6.100",
+        "pytest>=8",
+        "pytest-asyncio>=0.23",
+        "-e",
+        ".",
     )
     session.run("pytest", "differential_tests", "-p", "no:cacheprovider", "-s", *session.posargs)
 
