@@ -130,7 +130,9 @@ class BulkResult:
             {
                 "state": [RowState(s).name.lower() for s in self.state.tolist()],
                 "id": ids,
-                "reason": [self.reasons.get(i) for i in range(len(self.state))],
+                "reason": pd.Series(
+                    [self.reasons.get(i) for i in range(len(self.state))], dtype=object
+                ).to_numpy(),
             },
             index=self.labels if self.labels is not None else range(len(self.state)),
         )
@@ -276,19 +278,6 @@ def pending_batches(
 
 
 # -- settling unknown outcomes by reading the table back -------------------------------------
-
-
-@dataclass
-class ReadBack:
-    """Rows read back for verification: annotation id → the row as returned."""
-
-    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
-
-
-def scan_ranges(result: BulkResult, start: int, stop: int) -> list[int]:
-    """Ids in ``[start, stop)`` not already known to hold one of this job's rows."""
-    known = set(result.ids[result.ids >= 0].tolist())
-    return [i for i in range(start, stop) if i not in known]
 
 
 def match_posts(result: BulkResult, found: dict[int, Fingerprint], exhaustive: bool) -> None:
