@@ -124,17 +124,18 @@ class BulkResult:
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per input row: ``state``, ``id`` (or <NA>) and ``reason``."""
+        index = self.labels if self.labels is not None else pd.RangeIndex(len(self.state))
         ids = pd.array(self.ids, dtype="Int64")
         ids[self.ids < 0] = pd.NA
+        reasons = [self.reasons.get(i) for i in range(len(self.state))]
         return pd.DataFrame(
             {
-                "state": [RowState(s).name.lower() for s in self.state.tolist()],
-                "id": ids,
-                "reason": pd.Series(
-                    [self.reasons.get(i) for i in range(len(self.state))], dtype=object
-                ).to_numpy(),
-            },
-            index=self.labels if self.labels is not None else range(len(self.state)),
+                "state": pd.Series(
+                    [RowState(s).name.lower() for s in self.state.tolist()], index=index
+                ),
+                "id": pd.Series(ids, index=index),
+                "reason": pd.Series(reasons, dtype=object, index=index),
+            }
         )
 
     def summary(self) -> str:
