@@ -125,6 +125,11 @@ def _as_records(
     return records
 
 
+def _labels(data: Any) -> pd.Index | None:
+    """The row labels of a DataFrame given to a bulk write (results report rows by them)."""
+    return data.index if isinstance(data, pd.DataFrame) else None
+
+
 class TableName(str):
     """A table name. It is a ``str``; it also answers ``name["table_name"]``, the key the
     original client's table records were read with, so code written for them keeps working."""
@@ -545,7 +550,9 @@ class AnnotationClientBase(ServiceClient):
         )
         volume = yield from self._volume(aligned_volume_name)
         source = stage.table()
-        result = bulk.new_result("post", table_name, volume[1], source.length, source=source)
+        result = bulk.new_result(
+            "post", table_name, volume[1], source.length, source=source, labels=_labels(data)
+        )
         result.count_before = yield from self._get_annotation_count(table_name, volume[1])
         return self._bulk_run(
             result,
@@ -580,7 +587,13 @@ class AnnotationClientBase(ServiceClient):
         source = stage.table()
         assert source.ids is not None
         result = bulk.new_result(
-            "update", table_name, volume[1], source.length, source=source, target_ids=source.ids
+            "update",
+            table_name,
+            volume[1],
+            source.length,
+            source=source,
+            target_ids=source.ids,
+            labels=_labels(data),
         )
         return self._bulk_run(
             result,

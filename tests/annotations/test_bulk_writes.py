@@ -166,3 +166,12 @@ def test_a_stage_can_be_typed_by_its_model(daf_client: FrameworkClient) -> None:
     assert daf_client.annotation.bulk_post(table, stage).complete
     with pytest.raises(InputError, match="holds 'synapse' annotations, not 'CellTypeLocal'"):
         daf_client.annotation.stage(table, CellTypeLocal)
+
+
+def test_results_report_rows_by_the_frame_index(daf_client: FrameworkClient) -> None:
+    table = _table(daf_client)
+    frame = synapse_frame(4).set_axis(["a", "b", "c", "d"], axis=0)
+    result = daf_client.annotation.bulk_post(table, frame)
+    report = result.to_dataframe()
+    assert report.index.tolist() == ["a", "b", "c", "d"]
+    assert report.loc["c", "id"] == result.ids[2]
