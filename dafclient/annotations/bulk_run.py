@@ -34,6 +34,17 @@ BatchPlan = Callable[[npt.NDArray[np.intp]], Plan[list[int | None]]]
 
 
 @dataclass(frozen=True)
+class BulkOptions:
+    """How a bulk write is sent (see ``bulk_post``)."""
+
+    batch_size: int
+    concurrency: int
+    attempts: int
+    progress: bool | None
+    retry_failed: bool = False
+
+
+@dataclass(frozen=True)
 class BatchWork:
     rows: npt.NDArray[np.intp]
     floor_id: int
@@ -43,34 +54,24 @@ class BatchWork:
 class BulkRun:
     """One call's worth of rounds over a :class:`BulkResult`."""
 
-    def __init__(
-        self,
-        result: BulkResult,
-        batch_plan: BatchPlan,
-        *,
-        batch_size: int,
-        concurrency: int,
-        attempts: int,
-        progress: bool | None,
-        retry_failed: bool = False,
-    ) -> None:
-        if concurrency < 1:
-            raise InputError(f"concurrency must be at least 1, got {concurrency}")
-        if attempts < 1:
-            raise InputError(f"attempts must be at least 1, got {attempts}")
+    def __init__(self, result: BulkResult, batch_plan: BatchPlan, options: BulkOptions) -> None:
+        if options.concurrency < 1:
+            raise InputError(f"concurrency must be at least 1, got {options.concurrency}")
+        if options.attempts < 1:
+            raise InputError(f"attempts must be at least 1, got {options.attempts}")
+        pending_batches(result, options.batch_size)  # checks batch_size before anything is sent
         self.result = result
-        self.concurrency = concurrency
+        self.concurrency = options.concurrency
         self._batch_plan = batch_plan
-        self._batch_size = batch_size
-        self._attempts_left = attempts
-        self._retry_failed = retry_failed
-        todo = result.count(RowState.PENDING) + (
-            result.count(RowState.FAILED) if retry_failed else 0
-        )
-        show = todo > PROGRESS_MIN_ROWS if progress is None else progress
+        self._batch_size = options.batch_size
+        self._attempts_left = options.attempts
+        self._retry_failed = options.retry_failed
+        todo = result.count(RowState.PENDING)
+        if options.retry_failed:
+            todo += result.count(RowState.FAILED)
+        show = todo > PROGRESS_MIN_ROWS if options.progress is None else options.progress
         self._bar = tqdm(total=todo, disable=not show, unit="row", desc=result.operation)
         self.ledger = BatchLedger(result, self._advance)
-        pending_batches(result, batch_size)  # checks batch_size before anything is sent
 
     def _advance(self, rows: int) -> None:
         self._bar.update(rows)

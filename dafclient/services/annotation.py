@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +31,13 @@ from dafclient._plan import EncodedJson, Plan, async_op, read_json, sync_op
 from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
 from dafclient.annotations import bulk
 from dafclient.annotations.bulk import BulkResult, RowState
-from dafclient.annotations.bulk_run import BulkRun, async_bulk_op, ids_of, sync_bulk_op
+from dafclient.annotations.bulk_run import (
+    BulkOptions,
+    BulkRun,
+    async_bulk_op,
+    ids_of,
+    sync_bulk_op,
+)
 from dafclient.annotations.catalog import live_type, snapshot_type
 from dafclient.annotations.stage import AnnotationStage
 from dafclient.annotations.wire import Fingerprint, encode_body, stored_fingerprint
@@ -541,25 +547,11 @@ class AnnotationClientBase(ServiceClient):
                 connections).
             progress: show a progress bar (default: for more than 20,000 rows).
         """
-        stage = yield from self._staged(
-            table_name,
-            data,
-            update=False,
-            resolution=resolution,
-            aligned_volume_name=aligned_volume_name,
-        )
-        volume = yield from self._volume(aligned_volume_name)
-        source = stage.table()
-        result = bulk.new_result(
-            "post", table_name, volume[1], source.length, source=source, labels=_labels(data)
-        )
-        result.count_before = yield from self._get_annotation_count(table_name, volume[1])
-        return self._bulk_run(
-            result,
-            batch_size=batch_size,
-            concurrency=concurrency,
-            attempts=attempts,
-            progress=progress,
+        options = BulkOptions(batch_size, concurrency, attempts, progress)
+        return (
+            yield from self._start_rows(
+                "post", table_name, data, resolution, aligned_volume_name, options
+            )
         )
 
     def _start_update(
@@ -576,32 +568,45 @@ class AnnotationClientBase(ServiceClient):
     ) -> Plan[BulkRun]:
         """Replace annotations (rows with their ``id``) in batches; see :meth:`bulk_post`.
         ``ids`` of the result hold each row's new id."""
+        options = BulkOptions(batch_size, concurrency, attempts, progress)
+        return (
+            yield from self._start_rows(
+                "update", table_name, data, resolution, aligned_volume_name, options
+            )
+        )
+
+    def _start_rows(
+        self,
+        operation: Literal["post", "update"],
+        table_name: str,
+        data: BulkData,
+        resolution: Sequence[float] | None,
+        aligned_volume_name: str | None,
+        options: BulkOptions,
+    ) -> Plan[BulkRun]:
+        """Stage ``data`` and prepare the run that posts or updates it."""
         stage = yield from self._staged(
             table_name,
             data,
-            update=True,
+            update=operation == "update",
             resolution=resolution,
             aligned_volume_name=aligned_volume_name,
         )
-        volume = yield from self._volume(aligned_volume_name)
+        volume = (yield from self._volume(aligned_volume_name))[1]
         source = stage.table()
-        assert source.ids is not None
         result = bulk.new_result(
-            "update",
+            operation,
             table_name,
-            volume[1],
+            volume,
             source.length,
             source=source,
-            target_ids=source.ids,
+            target_ids=source.ids if operation == "update" else None,
             labels=_labels(data),
         )
-        return self._bulk_run(
-            result,
-            batch_size=batch_size,
-            concurrency=concurrency,
-            attempts=attempts,
-            progress=progress,
-        )
+        if operation == "post":
+            # The read-back that settles unknown outcomes counts rows from here.
+            result.count_before = yield from self._get_annotation_count(table_name, volume)
+        return self._bulk_run(result, options)
 
     def _start_delete(
         self,
@@ -619,13 +624,7 @@ class AnnotationClientBase(ServiceClient):
         ids = as_id_array(annotation_ids, name="annotation_ids").astype(np.int64)
         volume = yield from self._volume(aligned_volume_name)
         result = bulk.new_result("delete", table_name, volume[1], len(ids), target_ids=ids)
-        return self._bulk_run(
-            result,
-            batch_size=batch_size,
-            concurrency=concurrency,
-            attempts=attempts,
-            progress=progress,
-        )
+        return self._bulk_run(result, BulkOptions(batch_size, concurrency, attempts, progress))
 
     def _start_resume(
         self,
@@ -644,25 +643,10 @@ class AnnotationClientBase(ServiceClient):
             raise InputError(f"expected a BulkResult, got {type(result).__name__}")
         if result.unknown:
             yield from self._settle_unknown(result)
-        return self._bulk_run(
-            result,
-            batch_size=batch_size,
-            concurrency=concurrency,
-            attempts=attempts,
-            progress=progress,
-            retry_failed=retry_failed,
-        )
+        options = BulkOptions(batch_size, concurrency, attempts, progress, retry_failed)
+        return self._bulk_run(result, options)
 
-    def _bulk_run(
-        self,
-        result: BulkResult,
-        *,
-        batch_size: int = MAX_ANNOTATIONS_PER_REQUEST,
-        concurrency: int = 4,
-        attempts: int = 3,
-        progress: bool | None = None,
-        retry_failed: bool = False,
-    ) -> BulkRun:
+    def _bulk_run(self, result: BulkResult, options: BulkOptions) -> BulkRun:
         table, volume = result.table_name, result.aligned_volume_name
         source = result.source
 
@@ -675,15 +659,7 @@ class AnnotationClientBase(ServiceClient):
             ids = source.ids[rows].tolist() if source.ids is not None else []
             return self._update_rows(table, volume, encode_body(source, rows, with_ids=True), ids)
 
-        return BulkRun(
-            result,
-            batch_plan,
-            batch_size=batch_size,
-            concurrency=concurrency,
-            attempts=attempts,
-            progress=progress,
-            retry_failed=retry_failed,
-        )
+        return BulkRun(result, batch_plan, options)
 
     def _post_rows(
         self, table: str, volume: str, body: bytes, count: int
