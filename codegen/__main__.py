@@ -61,7 +61,7 @@ def build(config: CodegenConfig, destination: Path) -> None:
     )
     (destination / "__init__.py").write_text(_package_init(config), encoding="utf-8")
     (destination / "py.typed").write_text("", encoding="utf-8")
-    stamp_headers(destination)
+    stamp_headers(destination, config.header)
 
 
 def main(argv: list[str] | None = None) -> int:

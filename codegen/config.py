@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codegen.headers import HEADER
+
 CONFIG_FILE = Path(__file__).with_name("config.toml")
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_SPECS = PACKAGE_DIR / "specs"
@@ -50,6 +52,8 @@ class CodegenConfig:
     services: tuple[ServiceTarget, ...]
     annotation_models: AnnotationModelsTarget
     generator_options: dict[str, Any] = field(default_factory=dict)
+    header: str = HEADER
+    """The comment stamped on every generated Python file."""
 
 
 def load_config(root: Path, config_file: Path = CONFIG_FILE) -> CodegenConfig:

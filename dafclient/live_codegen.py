@@ -47,6 +47,7 @@ def generate_from_server(
     from codegen.__main__ import build
     from codegen.annotation_models import INIT_MARKER
     from codegen.config import AnnotationModelsTarget, load_config, specs_root
+    from codegen.headers import make_header
 
     out = out.resolve()
     if not out.name.isidentifier():
@@ -71,6 +72,10 @@ def generate_from_server(
         live = dataclasses.replace(
             config,
             package=out.name,
+            header=make_header(
+                f"the deployment at {server}",
+                f"`dafclient codegen --server {server} --out {out.name}`",
+            ),
             services=tuple(targets),
             annotation_models=AnnotationModelsTarget(
                 schemas=schemas_dir, module=config.annotation_models.module
