@@ -44,8 +44,8 @@ def generate_from_server(
             f"needs the codegen extra ({', '.join(missing)} not installed): {CODEGEN_EXTRA}",
             exit_code=1,
         )
-    from codegen.__main__ import build
     from codegen.annotation_models import INIT_MARKER
+    from codegen.build import build
     from codegen.config import AnnotationModelsTarget, load_config, specs_root
     from codegen.headers import make_header
 
