@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from dafclient.framework import FrameworkClient
 
@@ -33,6 +34,33 @@ def run_demo(data_dir: Path | None = None, echo: Echo = print, size: str = "smal
 
 def _section(echo: Echo, title: str) -> None:
     echo(f"\n== {title} " + "=" * max(0, 66 - len(title)))
+
+
+def _bulk_upload(client: FrameworkClient, echo: Callable[[str], object], table: str) -> None:
+    """Stage 10,000 coregistrations (one of them bad), then bulk-post the good ones."""
+    import numpy as np
+    import pandas as pd
+
+    from dafclient.annotations import AnnotationStage, AnnotationValidationError
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "pt_position_x": rng.integers(0, 256, 10_000),
+            "pt_position_y": rng.integers(0, 256, 10_000),
+            "pt_position_z": rng.integers(0, 64, 10_000).astype(float),
+            "func_id": np.arange(10_000),
+        }
+    )
+    frame.loc[42, "pt_position_z"] = np.nan
+    stage: AnnotationStage[Any] = client.annotation.stage(table)
+    try:
+        stage.add_dataframe(frame)
+    except AnnotationValidationError as exc:
+        echo(f"staging 10,000 rows: {str(exc).splitlines()[1].strip()}")
+        stage.add_dataframe(frame.drop(index=frame.index[exc.bad_rows]))
+    result = client.annotation.bulk_post(table, stage, batch_size=2_500)
+    echo(f"bulk_post: {result.summary()}; ids {result.ids.min()}..{result.ids.max()}")
 
 
 def _walk(client: FrameworkClient, echo: Echo, tables: dict[str, str], manifest: object) -> None:
@@ -74,6 +102,7 @@ def _walk(client: FrameworkClient, echo: Echo, tables: dict[str, str], manifest:
     ids = client.annotation.post_annotation(table_name=table, data=[new_data])
     echo(f"created table {table!r}, posted annotation ids {ids}; read back:")
     echo(f"  {client.annotation.get_annotation(table_name=table, annotation_ids=ids)}")
+    _bulk_upload(client, echo, table)
 
     _section(echo, "ChunkedGraph")
     edit = manifest.edits[0]

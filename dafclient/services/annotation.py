@@ -537,6 +537,9 @@ class AnnotationClientBase(ServiceClient):
         """Insert any number of annotations in batches; returns a :class:`BulkResult` that
         maps every row to its new id or to why it did not land. Pass that to :meth:`resume`.
 
+        Batches run concurrently, so ids follow the order in which batches arrived, not the
+        order of the rows; ``result.ids[i]`` is always row ``i``'s id.
+
         Args:
             table_name: the table.
             data: a stage, a DataFrame (flat columns), or models/dicts.
