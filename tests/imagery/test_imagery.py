@@ -11,22 +11,13 @@ import pytest
 from dafclient import FrameworkClient
 from dafclient.errors import InputError
 from dafclient.imagery import ImageryClient, split_masks
-from dafserver.dataset.manifest import DatasetManifest, EditRecord
+from dafserver.dataset.manifest import DatasetManifest
 from dafserver.runner import LocalServer
+from tests.edit_history import first_merge
 
 from .conftest import read_direct
 
 Box = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
-
-
-def first_merge(manifest: DatasetManifest) -> tuple[EditRecord, float]:
-    """The first merge and a time after it but before the next edit."""
-    edits = sorted(manifest.edits, key=lambda e: e.timestamp)
-    for i, edit in enumerate(edits):
-        if edit.kind == "merge":
-            later = edits[i + 1].timestamp if i + 1 < len(edits) else edit.timestamp + 120
-            return edit, (edit.timestamp + later) / 2
-    raise AssertionError("the dataset has no merge")
 
 
 def inner_box(volume_box: Box, margin: tuple[int, int, int] = (37, 21, 5)) -> Box:

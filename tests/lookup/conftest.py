@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,10 +9,7 @@ import numpy.typing as npt
 import pytest
 from cloudvolume import CloudVolume
 
-from dafclient import FrameworkClient
 from dafserver.dataset.manifest import DatasetManifest
-from dafserver.runner import LocalServer
-from dafserver.seed import DATASTACK
 
 
 @dataclass(frozen=True)
@@ -44,13 +40,6 @@ def read_watershed(cloudpath: str, mip: int) -> Watershed:
 
 
 @pytest.fixture(scope="session")
-def manifest(daf_server: LocalServer) -> DatasetManifest:
-    manifest = daf_server.deployment.manifest
-    assert manifest is not None
-    return manifest
-
-
-@pytest.fixture(scope="session")
 def watershed(manifest: DatasetManifest) -> Watershed:
     return read_watershed(manifest.segmentation_cloudpath, 0)
 
@@ -58,14 +47,6 @@ def watershed(manifest: DatasetManifest) -> Watershed:
 @pytest.fixture(scope="session")
 def watershed_mip1(manifest: DatasetManifest) -> Watershed:
     return read_watershed(manifest.segmentation_cloudpath, 1)
-
-
-@pytest.fixture
-def client(daf_server: LocalServer) -> Iterator[FrameworkClient]:
-    with FrameworkClient(
-        DATASTACK, server_address=daf_server.base_url, auth_token=daf_server.admin_token
-    ) as c:
-        yield c
 
 
 @pytest.fixture

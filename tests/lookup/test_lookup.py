@@ -12,8 +12,9 @@ import pytest
 from dafclient import FrameworkClient
 from dafclient.errors import InputError
 from dafclient.lookup import LookupClient
-from dafserver.dataset.manifest import DatasetManifest, EditRecord
+from dafserver.dataset.manifest import DatasetManifest
 from dafserver.runner import LocalServer
+from tests.edit_history import first_merge
 
 from .conftest import Watershed
 
@@ -29,16 +30,6 @@ def voxels_of(ws: Watershed, label: int, count: int) -> npt.NDArray[np.int64]:
     picks = np.linspace(0, len(found) - 1, num=min(count, len(found))).astype(int)
     voxels: npt.NDArray[np.int64] = found[picks].astype(np.int64) + ws.offset
     return voxels
-
-
-def first_merge(manifest: DatasetManifest) -> tuple[EditRecord, float]:
-    """The first merge and a time after it but before the next edit."""
-    edits = sorted(manifest.edits, key=lambda e: e.timestamp)
-    for i, edit in enumerate(edits):
-        if edit.kind == "merge":
-            later = edits[i + 1].timestamp if i + 1 < len(edits) else edit.timestamp + 120
-            return edit, (edit.timestamp + later) / 2
-    raise AssertionError("the dataset has no merge")
 
 
 def test_roots_before_and_after_an_edit(
