@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Coroutine, Generator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeAlias, TypeVar, overload
 
@@ -35,6 +35,7 @@ from dafclient.transport import IDEMPOTENT, NEVER_SENT, retry_after_seconds
 T = TypeVar("T")
 P = ParamSpec("P")
 S = TypeVar("S")
+R = TypeVar("R")
 
 
 class _NoBody:
@@ -232,64 +233,99 @@ class HasAsyncHttp:
     _http: httpx.AsyncClient
 
 
-class SyncOperation(Generic[S, P, T]):
-    """A public blocking method made from a plan method (see the module docstring)."""
+class SyncOperation(Generic[S, P, T, R]):
+    """A public blocking method made from a plan method (see the module docstring); ``finish``
+    turns the plan's result into the method's (most operations return it unchanged)."""
 
-    def __init__(self, plan: Callable[Concatenate[S, P], Plan[T]]) -> None:
+    def __init__(
+        self,
+        plan: Callable[Concatenate[S, P], Plan[T]],
+        finish: Callable[[T, httpx.Client], R],
+    ) -> None:
         self._plan = plan
+        self._finish = finish
         self.__doc__ = plan.__doc__
 
     @overload
     def __get__(self, obj: None, owner: type[Any]) -> Self: ...
     @overload
-    def __get__(self, obj: S, owner: type[Any]) -> Callable[P, T]: ...
-    def __get__(self, obj: S | None, owner: type[Any]) -> Self | Callable[P, T]:
+    def __get__(self, obj: S, owner: type[Any]) -> Callable[P, R]: ...
+    def __get__(self, obj: S | None, owner: type[Any]) -> Self | Callable[P, R]:
         if obj is None:
             return self
-        plan = self._plan
+        plan, finish = self._plan, self._finish
         http = obj._http  # type: ignore[attr-defined]
 
         @functools.wraps(plan)
-        def method(*args: P.args, **kwargs: P.kwargs) -> T:
-            return drive(plan(obj, *args, **kwargs), http)
+        def method(*args: P.args, **kwargs: P.kwargs) -> R:
+            return finish(drive(plan(obj, *args, **kwargs), http), http)
 
         return method
 
 
-class AsyncOperation(Generic[S, P, T]):
+class AsyncOperation(Generic[S, P, T, R]):
     """A public coroutine method made from a plan method (see the module docstring)."""
 
-    def __init__(self, plan: Callable[Concatenate[S, P], Plan[T]]) -> None:
+    def __init__(
+        self,
+        plan: Callable[Concatenate[S, P], Plan[T]],
+        finish: Callable[[T, httpx.AsyncClient], Awaitable[R]],
+    ) -> None:
         self._plan = plan
+        self._finish = finish
         self.__doc__ = plan.__doc__
 
     @overload
     def __get__(self, obj: None, owner: type[Any]) -> Self: ...
     @overload
-    def __get__(self, obj: S, owner: type[Any]) -> Callable[P, Coroutine[Any, Any, T]]: ...
+    def __get__(self, obj: S, owner: type[Any]) -> Callable[P, Coroutine[Any, Any, R]]: ...
     def __get__(
         self, obj: S | None, owner: type[Any]
-    ) -> Self | Callable[P, Coroutine[Any, Any, T]]:
+    ) -> Self | Callable[P, Coroutine[Any, Any, R]]:
         if obj is None:
             return self
-        plan = self._plan
+        plan, finish = self._plan, self._finish
         http = obj._http  # type: ignore[attr-defined]
 
         @functools.wraps(plan)
-        async def method(*args: P.args, **kwargs: P.kwargs) -> T:
-            return await adrive(plan(obj, *args, **kwargs), http)
+        async def method(*args: P.args, **kwargs: P.kwargs) -> R:
+            return await finish(await adrive(plan(obj, *args, **kwargs), http), http)
 
         return method
 
 
-def sync_op(plan: Callable[Concatenate[S, P], Plan[T]]) -> SyncOperation[S, P, T]:
+def _unchanged(value: T, http: object) -> T:
+    return value
+
+
+async def _aunchanged(value: T, http: object) -> T:
+    return value
+
+
+def sync_op(plan: Callable[Concatenate[S, P], Plan[T]]) -> SyncOperation[S, P, T, T]:
     """Expose plan method ``plan`` as a blocking method of a sync service client."""
-    return SyncOperation(plan)
+    return SyncOperation(plan, _unchanged)
 
 
-def async_op(plan: Callable[Concatenate[S, P], Plan[T]]) -> AsyncOperation[S, P, T]:
+def async_op(plan: Callable[Concatenate[S, P], Plan[T]]) -> AsyncOperation[S, P, T, T]:
     """Expose plan method ``plan`` as a coroutine method of an async service client."""
-    return AsyncOperation(plan)
+    return AsyncOperation(plan, _aunchanged)
+
+
+def sync_op_then(
+    plan: Callable[Concatenate[S, P], Plan[T]], finish: Callable[[T, httpx.Client], R]
+) -> SyncOperation[S, P, T, R]:
+    """:func:`sync_op` whose method returns ``finish(plan result, http client)`` (for work that
+    needs more than one request at a time, such as bulk writes)."""
+    return SyncOperation(plan, finish)
+
+
+def async_op_then(
+    plan: Callable[Concatenate[S, P], Plan[T]],
+    finish: Callable[[T, httpx.AsyncClient], Awaitable[R]],
+) -> AsyncOperation[S, P, T, R]:
+    """The coroutine twin of :func:`sync_op_then`."""
+    return AsyncOperation(plan, finish)
 
 
 __all__ = [
@@ -301,9 +337,11 @@ __all__ = [
     "SyncOperation",
     "adrive",
     "async_op",
+    "async_op_then",
     "drive",
     "raise_for_status",
     "read_json",
     "run_now",
     "sync_op",
+    "sync_op_then",
 ]

@@ -10,12 +10,11 @@ only differ in how they wait.
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
+from typing import Any
 
 import httpx
 import numpy as np
@@ -150,65 +149,3 @@ def ids_of(value: Any, what: str) -> list[int]:
     if not isinstance(value, list):
         raise DafError(f"{what}: expected a list of ids, got {type(value).__name__}")
     return [int(v) for v in value]
-
-
-S = TypeVar("S")
-P = ParamSpec("P")
-
-
-class SyncBulkOperation(Generic[S, P]):
-    """A blocking bulk method: prepare the run (its requests in order), then drive it."""
-
-    def __init__(self, start: Callable[Concatenate[S, P], Plan[BulkRun]]) -> None:
-        self._start = start
-        self.__doc__ = start.__doc__
-
-    @overload
-    def __get__(self, obj: None, owner: type[Any]) -> Self: ...
-    @overload
-    def __get__(self, obj: S, owner: type[Any]) -> Callable[P, BulkResult]: ...
-    def __get__(self, obj: S | None, owner: type[Any]) -> Self | Callable[P, BulkResult]:
-        if obj is None:
-            return self
-        start, http = self._start, obj._http  # type: ignore[attr-defined]
-
-        @functools.wraps(start)
-        def method(*args: P.args, **kwargs: P.kwargs) -> BulkResult:
-            return run_blocking(drive(start(obj, *args, **kwargs), http), http)
-
-        return method
-
-
-class AsyncBulkOperation(Generic[S, P]):
-    """The coroutine twin of :class:`SyncBulkOperation`."""
-
-    def __init__(self, start: Callable[Concatenate[S, P], Plan[BulkRun]]) -> None:
-        self._start = start
-        self.__doc__ = start.__doc__
-
-    @overload
-    def __get__(self, obj: None, owner: type[Any]) -> Self: ...
-    @overload
-    def __get__(self, obj: S, owner: type[Any]) -> Callable[P, Coroutine[Any, Any, BulkResult]]: ...
-    def __get__(
-        self, obj: S | None, owner: type[Any]
-    ) -> Self | Callable[P, Coroutine[Any, Any, BulkResult]]:
-        if obj is None:
-            return self
-        start, http = self._start, obj._http  # type: ignore[attr-defined]
-
-        @functools.wraps(start)
-        async def method(*args: P.args, **kwargs: P.kwargs) -> BulkResult:
-            return await run_async(await adrive(start(obj, *args, **kwargs), http), http)
-
-        return method
-
-
-def sync_bulk_op(start: Callable[Concatenate[S, P], Plan[BulkRun]]) -> SyncBulkOperation[S, P]:
-    """Expose a plan method that prepares a bulk run as a blocking method."""
-    return SyncBulkOperation(start)
-
-
-def async_bulk_op(start: Callable[Concatenate[S, P], Plan[BulkRun]]) -> AsyncBulkOperation[S, P]:
-    """Expose a plan method that prepares a bulk run as a coroutine method."""
-    return AsyncBulkOperation(start)

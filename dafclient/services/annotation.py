@@ -27,17 +27,19 @@ from dafgen.annotation_v2.models import TableMetadata
 
 from dafclient import _generated as gen
 from dafclient._context import ApiVersions
-from dafclient._plan import EncodedJson, Plan, async_op, read_json, sync_op
+from dafclient._plan import (
+    EncodedJson,
+    Plan,
+    async_op,
+    async_op_then,
+    read_json,
+    sync_op,
+    sync_op_then,
+)
 from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
 from dafclient.annotations import bulk
 from dafclient.annotations.bulk import BulkResult, RowState
-from dafclient.annotations.bulk_run import (
-    BulkOptions,
-    BulkRun,
-    async_bulk_op,
-    ids_of,
-    sync_bulk_op,
-)
+from dafclient.annotations.bulk_run import BulkOptions, BulkRun, ids_of, run_async, run_blocking
 from dafclient.annotations.catalog import live_type, snapshot_type
 from dafclient.annotations.stage import AnnotationStage
 from dafclient.annotations.wire import Fingerprint, encode_body, stored_fingerprint
@@ -756,10 +758,10 @@ class AnnotationClient(SyncBinding, AnnotationClientBase):
     update_annotation_df = sync_op(AnnotationClientBase._update_annotation_df)
     delete_annotation = sync_op(AnnotationClientBase._delete_annotation)
     stage = sync_op(AnnotationClientBase._stage)
-    bulk_post = sync_bulk_op(AnnotationClientBase._start_post)
-    bulk_update = sync_bulk_op(AnnotationClientBase._start_update)
-    bulk_delete = sync_bulk_op(AnnotationClientBase._start_delete)
-    resume = sync_bulk_op(AnnotationClientBase._start_resume)
+    bulk_post = sync_op_then(AnnotationClientBase._start_post, run_blocking)
+    bulk_update = sync_op_then(AnnotationClientBase._start_update, run_blocking)
+    bulk_delete = sync_op_then(AnnotationClientBase._start_delete, run_blocking)
+    resume = sync_op_then(AnnotationClientBase._start_resume, run_blocking)
 
 
 class AsyncAnnotationClient(AsyncBinding, AnnotationClientBase):
@@ -780,7 +782,7 @@ class AsyncAnnotationClient(AsyncBinding, AnnotationClientBase):
     update_annotation_df = async_op(AnnotationClientBase._update_annotation_df)
     delete_annotation = async_op(AnnotationClientBase._delete_annotation)
     stage = async_op(AnnotationClientBase._stage)
-    bulk_post = async_bulk_op(AnnotationClientBase._start_post)
-    bulk_update = async_bulk_op(AnnotationClientBase._start_update)
-    bulk_delete = async_bulk_op(AnnotationClientBase._start_delete)
-    resume = async_bulk_op(AnnotationClientBase._start_resume)
+    bulk_post = async_op_then(AnnotationClientBase._start_post, run_async)
+    bulk_update = async_op_then(AnnotationClientBase._start_update, run_async)
+    bulk_delete = async_op_then(AnnotationClientBase._start_delete, run_async)
+    resume = async_op_then(AnnotationClientBase._start_resume, run_async)
