@@ -262,32 +262,17 @@ async def get_delta_roots(request: Request, table_id: str) -> Response:
 
 def add_routes(router: APIRouter) -> None:
     """Register the history routes on ``router``."""
-    deps = [VIEW]
     root = f"{V1}/root/{{root_id}}"
-    router.add_api_route(f"{root}/change_log", get_change_log, methods=["GET"], dependencies=deps)
-    router.add_api_route(
-        f"{root}/tabular_change_log", get_tabular_change_log, methods=["GET"], dependencies=deps
+    routes = (
+        ("GET", f"{root}/change_log", get_change_log),
+        ("GET", f"{root}/tabular_change_log", get_tabular_change_log),
+        ("GET", f"{V1}/tabular_change_log_many", get_tabular_change_log_many),
+        ("GET", f"{root}/merge_log", get_merge_log),
+        ("GET", f"{root}/lineage_graph", get_lineage_graph),
+        ("POST", f"{V1}/lineage_graph_multiple", get_lineage_graph_multiple),
+        ("GET", f"{V1}/past_id_mapping", get_past_id_mapping),
+        ("GET", f"{V1}/operation_details", get_operation_details),
+        ("GET", f"{V1}/delta_roots", get_delta_roots),
     )
-    router.add_api_route(
-        f"{V1}/tabular_change_log_many",
-        get_tabular_change_log_many,
-        methods=["GET"],
-        dependencies=deps,
-    )
-    router.add_api_route(f"{root}/merge_log", get_merge_log, methods=["GET"], dependencies=deps)
-    router.add_api_route(
-        f"{root}/lineage_graph", get_lineage_graph, methods=["GET"], dependencies=deps
-    )
-    router.add_api_route(
-        f"{V1}/lineage_graph_multiple",
-        get_lineage_graph_multiple,
-        methods=["POST"],
-        dependencies=deps,
-    )
-    router.add_api_route(
-        f"{V1}/past_id_mapping", get_past_id_mapping, methods=["GET"], dependencies=deps
-    )
-    router.add_api_route(
-        f"{V1}/operation_details", get_operation_details, methods=["GET"], dependencies=deps
-    )
-    router.add_api_route(f"{V1}/delta_roots", get_delta_roots, methods=["GET"], dependencies=deps)
+    for method, path, handler in routes:
+        router.add_api_route(path, handler, methods=[method], dependencies=[VIEW])

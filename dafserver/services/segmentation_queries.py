@@ -361,54 +361,24 @@ async def find_path(request: Request, table_id: str) -> Response:
 
 def add_routes(router: APIRouter) -> None:
     """Register the read routes on ``router``."""
-    deps = [VIEW]
-    router.add_api_route(
-        f"{V1}/node/{{node_id}}/root", get_root, methods=["GET"], dependencies=deps
+    routes = (
+        ("GET", f"{V1}/node/{{node_id}}/root", get_root),
+        ("POST", f"{V1}/roots", get_roots),
+        ("POST", f"{V1}/roots_binary", get_roots_binary),
+        ("POST", f"{V1}/is_latest_roots", is_latest_roots),
+        ("POST", f"{V1}/root_timestamps", get_root_timestamps),
+        ("POST", f"{V1}/minimal_covering_nodes", get_minimal_covering_nodes),
+        ("GET", f"{V1}/node/{{node_id}}/children", get_children),
+        ("GET", f"{V1}/node/{{node_id}}/leaves", get_leaves),
+        ("POST", f"{V1}/node/leaves_many", get_leaves_many),
+        ("POST", f"{V1}/leaves_many", get_leaves_many),
+        ("GET", f"{V1}/node/{{node_id}}/subgraph", get_subgraph),
+        ("GET", f"{V1}/node/{{node_id}}/lvl2_graph", get_lvl2_graph),
+        ("GET", f"{V1}/l2_chunk_children/{{chunk_id}}", get_l2_chunk_children),
+        ("GET", f"{V1}/l2_chunk_children_binary/{{chunk_id}}", get_l2_chunk_children_binary),
+        ("GET", f"{V1}/valid_nodes", get_valid_nodes),
+        ("GET", f"{V1}/oldest_timestamp", get_oldest_timestamp),
+        ("POST", f"{V1}/graph/find_path", find_path),
     )
-    router.add_api_route(f"{V1}/roots", get_roots, methods=["POST"], dependencies=deps)
-    router.add_api_route(
-        f"{V1}/roots_binary", get_roots_binary, methods=["POST"], dependencies=deps
-    )
-    router.add_api_route(
-        f"{V1}/is_latest_roots", is_latest_roots, methods=["POST"], dependencies=deps
-    )
-    router.add_api_route(
-        f"{V1}/root_timestamps", get_root_timestamps, methods=["POST"], dependencies=deps
-    )
-    router.add_api_route(
-        f"{V1}/minimal_covering_nodes",
-        get_minimal_covering_nodes,
-        methods=["POST"],
-        dependencies=deps,
-    )
-    router.add_api_route(
-        f"{V1}/node/{{node_id}}/children", get_children, methods=["GET"], dependencies=deps
-    )
-    router.add_api_route(
-        f"{V1}/node/{{node_id}}/leaves", get_leaves, methods=["GET"], dependencies=deps
-    )
-    for path in (f"{V1}/node/leaves_many", f"{V1}/leaves_many"):
-        router.add_api_route(path, get_leaves_many, methods=["POST"], dependencies=deps)
-    router.add_api_route(
-        f"{V1}/node/{{node_id}}/subgraph", get_subgraph, methods=["GET"], dependencies=deps
-    )
-    router.add_api_route(
-        f"{V1}/node/{{node_id}}/lvl2_graph", get_lvl2_graph, methods=["GET"], dependencies=deps
-    )
-    router.add_api_route(
-        f"{V1}/l2_chunk_children/{{chunk_id}}",
-        get_l2_chunk_children,
-        methods=["GET"],
-        dependencies=deps,
-    )
-    router.add_api_route(
-        f"{V1}/l2_chunk_children_binary/{{chunk_id}}",
-        get_l2_chunk_children_binary,
-        methods=["GET"],
-        dependencies=deps,
-    )
-    router.add_api_route(f"{V1}/valid_nodes", get_valid_nodes, methods=["GET"], dependencies=deps)
-    router.add_api_route(
-        f"{V1}/oldest_timestamp", get_oldest_timestamp, methods=["GET"], dependencies=deps
-    )
-    router.add_api_route(f"{V1}/graph/find_path", find_path, methods=["POST"], dependencies=deps)
+    for method, path, handler in routes:
+        router.add_api_route(path, handler, methods=[method], dependencies=[VIEW])
