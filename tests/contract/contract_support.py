@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -9,8 +10,12 @@ from pathlib import Path
 
 import yaml
 
+from codegen.config import ServiceTarget, load_config
 from dafserver.runner import LocalServer
 from dafserver.seed import ALIGNED_VOLUME, DATASTACK
+
+TARGETS: tuple[ServiceTarget, ...] = load_config(Path(__file__).resolve().parents[2]).services
+"""Every (service, version) spec."""
 
 
 @dataclass(frozen=True)
@@ -165,3 +170,24 @@ def auth_failed_operations(output: str) -> set[str | None]:
                 elif entry and not entry.startswith(("401", "403")):
                     break
     return found
+
+
+def run_schemathesis(
+    contract: ContractServer,
+    target: ServiceTarget,
+    directory: Path,
+    max_examples: int,
+    *extra: str,
+    refusals: Collection[str] = frozenset(),
+) -> subprocess.CompletedProcess[str]:
+    """Write the config for ``target``'s spec and run schemathesis on it against ``contract``."""
+    config = write_config(contract, target.spec, directory, refusals)
+    command = schemathesis_command(
+        config, target.spec, contract.server.base_url, max_examples, *extra
+    )
+    return subprocess.run(command, capture_output=True, text=True, cwd=directory, check=False)
+
+
+def revoking_operations(target: ServiceTarget) -> set[str | None]:
+    """Paths of the operations that revoke the token they are called with (they may fail auth)."""
+    return {operation_path(target.spec, op) for op in TOKEN_KILLERS}

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
-from contract_support import ContractServer
+from contract_support import TARGETS, ContractServer
 
-from codegen.config import load_config
 from dafserver.seed import ALIGNED_VOLUME, DATASTACK
 
-ROOT = Path(__file__).resolve().parents[2]
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 PATH_VALUES = {
     "aligned_volume_name": ALIGNED_VOLUME,
@@ -25,7 +22,7 @@ INVALID_TOKEN = "0123456789abcdef0123456789abcdef"
 
 def _authenticated_operations() -> list[tuple[str, str, str, dict[str, Any]]]:
     found = []
-    for target in load_config(ROOT).services:
+    for target in TARGETS:
         spec = yaml.safe_load(target.spec.read_text(encoding="utf-8"))
         default_security = spec.get("security", [])
         for path, item in spec["paths"].items():

@@ -7,23 +7,19 @@ content type, body schema), and on authentication that is not enforced as docume
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 from contract_support import (
-    TOKEN_KILLERS,
+    TARGETS,
     ContractServer,
     auth_failed_operations,
-    operation_path,
-    schemathesis_command,
-    write_config,
+    revoking_operations,
+    run_schemathesis,
 )
 
-from codegen.config import ServiceTarget, load_config
+from codegen.config import ServiceTarget
 
-ROOT = Path(__file__).resolve().parents[2]
-TARGETS = load_config(ROOT).services
 MAX_EXAMPLES = int(os.environ.get("DAF_CONTRACT_EXAMPLES", "8"))
 
 
@@ -31,14 +27,9 @@ MAX_EXAMPLES = int(os.environ.get("DAF_CONTRACT_EXAMPLES", "8"))
 def test_spec_holds_against_dafserver(
     target: ServiceTarget, contract_server: ContractServer, tmp_path: Path
 ) -> None:
-    config = write_config(contract_server, target.spec, tmp_path)
-    command = schemathesis_command(
-        config, target.spec, contract_server.server.base_url, MAX_EXAMPLES
-    )
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, check=False)
+    result = run_schemathesis(contract_server, target, tmp_path, MAX_EXAMPLES)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-8000:]
     # Every operation must have been exercised with working credentials, except those that
     # revoke the token they are called with.
-    revoking = {operation_path(target.spec, op) for op in TOKEN_KILLERS}
-    assert auth_failed_operations(output) <= revoking, output[-8000:]
+    assert auth_failed_operations(output) <= revoking_operations(target), output[-8000:]

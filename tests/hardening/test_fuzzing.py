@@ -7,24 +7,20 @@ spec, authentication enforced as documented.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from contract_support import (
-    TOKEN_KILLERS,
+    TARGETS,
     ContractServer,
     auth_failed_operations,
-    operation_path,
-    schemathesis_command,
-    write_config,
+    revoking_operations,
+    run_schemathesis,
 )
 
-from codegen.config import ServiceTarget, load_config
+from codegen.config import ServiceTarget
 
-ROOT = Path(__file__).resolve().parents[2]
-TARGETS = load_config(ROOT).services
 # Examples per operation: 15 keeps the whole slow session near 5 minutes on 2 cores (the
 # segmentation spec alone takes about 4.5 s per example); set DAF_FUZZ_EXAMPLES for longer runs.
 MAX_EXAMPLES = int(os.environ.get("DAF_FUZZ_EXAMPLES", "15"))
@@ -40,18 +36,15 @@ FUZZ_REFUSALS = {"split", "split_preview"}
 def test_spec_holds_under_heavy_fuzzing(
     target: ServiceTarget, hardened_server: ContractServer, tmp_path: Path
 ) -> None:
-    config = write_config(hardened_server, target.spec, tmp_path, FUZZ_REFUSALS)
-    command = schemathesis_command(
-        config, target.spec, hardened_server.server.base_url, MAX_EXAMPLES, *FUZZ_OPTIONS
-    )
     started = time.monotonic()
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, check=False)
+    result = run_schemathesis(
+        hardened_server, target, tmp_path, MAX_EXAMPLES, *FUZZ_OPTIONS, refusals=FUZZ_REFUSALS
+    )
     elapsed = time.monotonic() - started
     output = result.stdout + result.stderr
     print(f"{target.service}-{target.version}: {elapsed:.1f} s at {MAX_EXAMPLES} examples")
     assert result.returncode == 0, _failures(output)
-    revoking = {operation_path(target.spec, op) for op in TOKEN_KILLERS}
-    assert auth_failed_operations(output) <= revoking, output[-8000:]
+    assert auth_failed_operations(output) <= revoking_operations(target), output[-8000:]
 
 
 def _failures(output: str) -> str:
