@@ -101,6 +101,25 @@ def differential(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def compat(session: nox.Session) -> None:
+    """CAVEclient 8.2.1 itself, unchanged, against dafserver (``compat_tests/``).
+
+    CAVEclient pins pandas<3, so it gets its own virtualenv, next to dafserver; the tests live
+    outside ``testpaths`` so the other sessions never collect them.
+    """
+    session.install(
+        "-e",
+        ".[server]",
+        "caveclient==8.2.1",
+        "pandas<3",
+        "pytest>=8",
+        "pytest-asyncio>=0.23",
+        "pytest-xdist>=3.5",
+    )
+    session.run("pytest", "compat_tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Side-by-side benchmarks against a local dafserver (``-- --size tiny --only init``)."""
     # caveclient pins pandas<3; it runs here only as a comparison system.
