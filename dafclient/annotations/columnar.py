@@ -36,6 +36,10 @@ TRUTHY = frozenset({"t", "true", "on", "y", "yes", "1"})
 FALSY = frozenset({"f", "false", "off", "n", "no", "0"})
 BOOKKEEPING_COLUMNS = frozenset({"created", "deleted", "superceded_id", "valid"})
 """Columns of rows read back from a table; ignored when the type has no such field."""
+TYPE_COLUMN = "type"
+"""A row's own name for its annotation type (``{"type": "synapse", ...}``, as in the original
+client's documentation). When the type has no such field, the value must be the type's name and
+is not sent; any other value is an error, so a row meant for another type is not posted."""
 AXES = ("_x", "_y", "_z")
 NUMERIC_INFERRED = frozenset({"integer", "floating", "mixed-integer-float"})
 """What pandas infers for object values that are all numbers (booleans make it "mixed-integer")."""
@@ -498,6 +502,8 @@ def _match_columns(
     known = set(layout.columns)
     if id_column is not None:
         used.add(id_column)
+    if TYPE_COLUMN not in known:
+        used.add(TYPE_COLUMN)
     unknown = [
         name
         for name in available
@@ -582,6 +588,8 @@ def validate_frame(
             shown = ", ".join(str(c) for c in spec.choices)
             issues.add(bad, spec.column, f"not one of: {shown}", frame[where].iloc.__getitem__)
     _check_required(layout, columns, n, issues, frame)
+    if TYPE_COLUMN in frame.columns and TYPE_COLUMN not in layout.columns:
+        _check_type_names(layout, frame[TYPE_COLUMN], issues)
     ids = None
     if id_column is not None:
         if id_column not in frame.columns:
@@ -593,6 +601,17 @@ def validate_frame(
         ids = id_col.values.astype(np.int64)
     issues.raise_if_any(layout.schema_type, frame.index, max_errors)
     return ColumnTable(layout, n, columns, ids)
+
+
+def _check_type_names(layout: AnnotationLayout, series: pd.Series, issues: _Issues) -> None:
+    """Rows that name their type (:data:`TYPE_COLUMN`) must name this one."""
+    name = layout.schema_type
+    wrong = np.fromiter(
+        (not (_is_null_scalar(v) or (isinstance(v, str) and v == name)) for v in series.tolist()),
+        dtype=bool,
+        count=len(series),
+    )
+    issues.add(wrong, TYPE_COLUMN, f"another type than {name!r}", series.iloc.__getitem__)
 
 
 def _row_source(frame: pd.DataFrame) -> Callable[[int], Any]:

@@ -97,12 +97,20 @@ class AnnotationStage(Generic[M]):
         self.add_records(records)
 
     def add_records(
-        self, records: Iterable[M | Mapping[str, Any]], *, resolution: Sequence[float] | None = None
+        self,
+        records: Iterable[M | Mapping[str, Any]],
+        *,
+        resolution: Sequence[float] | None = None,
+        ignore_columns: Iterable[str] = (),
     ) -> None:
-        """Add rows given as models or dicts (nested or flat)."""
+        """Add rows given as models or dicts (nested or flat).
+
+        Unknown keys are refused, as unknown columns are by :meth:`add_dataframe`; list the
+        top-level keys you mean to leave out in ``ignore_columns``.
+        """
         layout = self.layout
         frame = records_frame(layout, records, id_column="id" if self.update else None)
-        self._append(frame, resolution, ())
+        self._append(frame, resolution, ignore_columns)
 
     def add_dataframe(
         self,

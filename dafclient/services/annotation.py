@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
@@ -41,6 +43,8 @@ from dafclient.annotations import bulk
 from dafclient.annotations.bulk import BulkResult, RowState
 from dafclient.annotations.bulk_run import BulkOptions, BulkRun, ids_of, run_async, run_blocking
 from dafclient.annotations.catalog import live_type, snapshot_type
+from dafclient.annotations.frames import model_record
+from dafclient.annotations.layout import AnnotationLayout
 from dafclient.annotations.stage import AnnotationStage
 from dafclient.annotations.wire import Fingerprint, encode_body, stored_fingerprint
 from dafclient.errors import InputError, ResponseFormatError
@@ -55,7 +59,7 @@ MAX_ANNOTATIONS_PER_REQUEST = bulk.MAX_BATCH
 """The AnnotationEngine's insertion limit per POST."""
 
 BulkData = AnnotationStage[Any] | pd.DataFrame | Sequence[Any] | Mapping[str, Any]
-"""What bulk writes take: a stage, a DataFrame of flat columns, or models/dicts."""
+"""What writes take: a stage, a DataFrame of flat columns, or models/dicts (one or many)."""
 
 PERMISSIONS = ("PRIVATE", "GROUP", "PUBLIC")
 
@@ -85,7 +89,11 @@ def annotation_json(value: Any) -> Any:
     return value
 
 
-def _record_json(index: int, item: Mapping[str, Any]) -> Any:
+def _record_json(index: int, item: Any) -> Any:
+    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+        item = model_record(item)  # a generated (or run-time) annotation model
+    if not isinstance(item, Mapping):
+        raise InputError(f"data: item {index} is a {type(item).__name__}, not a dict or model")
     try:
         return annotation_json(item)
     except InputError as exc:
@@ -118,19 +126,57 @@ def process_position_columns(
     return records
 
 
-def _as_records(
-    data: Mapping[str, Any] | Sequence[Mapping[str, Any]] | pd.DataFrame,
-) -> list[dict[str, Any]]:
+def _as_records(data: BulkData, *, update: bool) -> list[dict[str, Any]]:
+    """Rows as JSON records, unvalidated (``validate=False``)."""
+    if isinstance(data, AnnotationStage):
+        return data.records()
     if isinstance(data, pd.DataFrame):
-        return process_position_columns(data)
-    if isinstance(data, Mapping):
-        data = [data]
-    records = []
-    for index, item in enumerate(data):
-        if not isinstance(item, Mapping):
-            raise InputError(f"data: item {index} is a {type(item).__name__}, not a dict")
-        records.append(_record_json(index, item))
+        records = process_position_columns(data)
+    else:
+        rows = [data] if isinstance(data, Mapping) else list(data)
+        records = [_record_json(index, item) for index, item in enumerate(rows)]
+    if update:
+        missing = [i for i, r in enumerate(records) if "id" not in r]
+        if missing:
+            raise InputError(
+                "every updated annotation needs its id", [f"item {i}: no 'id'" for i in missing]
+            )
     return records
+
+
+def _rows(data: BulkData) -> BulkData:
+    """``data`` with a single row or an iterator made a list (so it can be counted)."""
+    if isinstance(data, (AnnotationStage, pd.DataFrame, Sequence)) and not isinstance(
+        data, (str, bytes)
+    ):
+        return data
+    if isinstance(data, Mapping) or dataclasses.is_dataclass(data):
+        return [data]
+    return list(data)
+
+
+def _position_frame(df: pd.DataFrame, position_columns: Iterable[str] | None) -> pd.DataFrame:
+    """``df`` with the named position columns called ``{point}_position`` (as the validator
+    reads them); ``{point}_position`` columns are positions whether named or not."""
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"expected a DataFrame, got {type(df).__name__}")
+    if position_columns is None:
+        return df
+    columns = list(position_columns)
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(f"position_columns not in the DataFrame: {missing}")
+    names = {c: str(c).removesuffix("_position") + "_position" for c in columns}
+    return df.rename(columns=names) if any(k != v for k, v in names.items()) else df
+
+
+@dataclass(frozen=True)
+class TableType:
+    """What a table's rows are validated against: its annotation type and voxel resolution."""
+
+    layout: AnnotationLayout
+    model: type[Any]
+    resolution: tuple[float, float, float]
 
 
 def _labels(data: Any) -> pd.Index | None:
@@ -161,6 +207,9 @@ class AnnotationClientBase(ServiceClient):
     def __init__(self, *args: Any, aligned_volume_name: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._aligned_volume_name = aligned_volume_name
+        # (aligned volume, table, live schema) -> the table's type; a table's annotation type
+        # and resolution never change, so each is learned once.
+        self._table_types: dict[tuple[str, str, bool], TableType] = {}
 
     def _volume(self, aligned_volume_name: str | None) -> Plan[tuple[str, str]]:
         server = yield from self._server()
@@ -269,6 +318,7 @@ class AnnotationClientBase(ServiceClient):
             metadata["table_metadata"] = options
         body = {"table_name": table_name, "schema_type": schema_name, "metadata": metadata}
         server, volume = yield from self._volume(aligned_volume_name)
+        self._forget_table(volume, table_name)
         request = gen.call(create_table, server, aligned_volume_name=volume, body=gen.RawBody(body))
         response = yield request
         return response.text.strip()
@@ -312,6 +362,7 @@ class AnnotationClientBase(ServiceClient):
     def _delete_table(self, table_name: str, aligned_volume_name: str | None = None) -> Plan[bool]:
         """Mark a table deleted (owner only); its rows stay readable."""
         server, volume = yield from self._volume(aligned_volume_name)
+        self._forget_table(volume, table_name)
         request = gen.call(delete_table, server, aligned_volume_name=volume, table_name=table_name)
         return bool(read_json(request, (yield request)))
 
@@ -384,13 +435,28 @@ class AnnotationClientBase(ServiceClient):
     def _post_annotation(
         self,
         table_name: str,
-        data: Mapping[str, Any] | Sequence[Mapping[str, Any]] | pd.DataFrame,
+        data: BulkData,
         aligned_volume_name: str | None = None,
+        *,
+        validate: bool = True,
+        ignore_columns: Iterable[str] = (),
     ) -> Plan[list[int]]:
-        """Insert annotations (nested form, e.g. ``{"pt": {"position": [x, y, z]}, ...}``) and
-        return their new ids in order. Never retried automatically."""
-        records = _as_records(data)
-        ids = yield from self._write(post_annotations, table_name, records, aligned_volume_name)
+        """Insert annotations and return their new ids in order (one request, at most 10,000
+        rows; more with :meth:`bulk_post`). Never retried automatically.
+
+        ``data`` is one row or many: dicts (nested, ``{"pt": {"position": [x, y, z]}, ...}``, or
+        flat, ``pt_position``), generated models, a DataFrame of flat columns, or a stage. Every
+        row is validated against the table's annotation type first, as :meth:`stage` does (the
+        type is learned once per table): a bad row raises
+        :class:`~dafclient.annotations.AnnotationValidationError` naming its row, field and
+        reason, an unknown field raises :class:`~dafclient.errors.InputError` naming it (or list
+        it in ``ignore_columns``), and nothing is sent. ``validate=False`` sends the rows as
+        given, for rows you validated already; the service's own checks are weaker.
+        """
+        body, count = yield from self._write_body(
+            table_name, data, False, aligned_volume_name, validate, ignore_columns
+        )
+        ids = yield from self._write(post_annotations, table_name, body, aligned_volume_name, count)
         return [int(i) for i in ids]
 
     def _post_annotation_df(
@@ -399,27 +465,48 @@ class AnnotationClientBase(ServiceClient):
         df: pd.DataFrame,
         position_columns: Iterable[str] | None = None,
         aligned_volume_name: str | None = None,
+        *,
+        validate: bool = True,
+        ignore_columns: Iterable[str] = (),
     ) -> Plan[list[int]]:
-        """:meth:`post_annotation` from a DataFrame with ``{point}_position`` columns."""
-        records = process_position_columns(df, position_columns)
-        return (yield from self._post_annotation(table_name, records, aligned_volume_name))
+        """:meth:`post_annotation` from a DataFrame: ``{point}_position`` columns (or
+        ``_position_x/_y/_z``, or the ``position_columns`` named) hold positions, other
+        columns are fields. Validated as :meth:`post_annotation` is; errors name rows by the
+        DataFrame's index."""
+        frame = _position_frame(df, position_columns)
+        data: BulkData = frame if validate else process_position_columns(df, position_columns)
+        return (
+            yield from self._post_annotation(
+                table_name,
+                data,
+                aligned_volume_name,
+                validate=validate,
+                ignore_columns=ignore_columns,
+            )
+        )
 
     def _update_annotation(
         self,
         table_name: str,
-        data: Mapping[str, Any] | Sequence[Mapping[str, Any]] | pd.DataFrame,
+        data: BulkData,
         aligned_volume_name: str | None = None,
+        *,
+        validate: bool = True,
+        ignore_columns: Iterable[str] = (),
     ) -> Plan[dict[int, int]]:
-        """Replace annotations (each with its ``id`` and full content); returns old id → new id."""
-        records = _as_records(data)
-        missing = [i for i, r in enumerate(records) if "id" not in r]
-        if missing:
-            raise InputError(
-                "every updated annotation needs its id", [f"item {i}: no 'id'" for i in missing]
-            )
-        mapping = yield from self._write(
-            update_annotations, table_name, records, aligned_volume_name
+        """Replace annotations (each with its ``id`` and full content); returns old id -> new
+        id. Rows are validated as by :meth:`post_annotation` (``validate=False`` to skip it),
+        and each needs an ``id``."""
+        body, count = yield from self._write_body(
+            table_name, data, True, aligned_volume_name, validate, ignore_columns
         )
+        mapping = yield from self._write(
+            update_annotations, table_name, body, aligned_volume_name, count
+        )
+        if not isinstance(mapping, Mapping):
+            raise ResponseFormatError(
+                "expected a mapping of old to new ids", method="PUT", url=table_name
+            )
         return {int(k): int(v) for k, v in mapping.items()}
 
     def _update_annotation_df(
@@ -428,10 +515,53 @@ class AnnotationClientBase(ServiceClient):
         df: pd.DataFrame,
         position_columns: Iterable[str] | None = None,
         aligned_volume_name: str | None = None,
+        *,
+        validate: bool = True,
+        ignore_columns: Iterable[str] = (),
     ) -> Plan[dict[int, int]]:
-        """:meth:`update_annotation` from a DataFrame (an ``id`` column is required)."""
-        records = process_position_columns(df, position_columns)
-        return (yield from self._update_annotation(table_name, records, aligned_volume_name))
+        """:meth:`update_annotation` from a DataFrame (an ``id`` column is required); columns
+        as in :meth:`post_annotation_df`."""
+        frame = _position_frame(df, position_columns)
+        data: BulkData = frame if validate else process_position_columns(df, position_columns)
+        return (
+            yield from self._update_annotation(
+                table_name,
+                data,
+                aligned_volume_name,
+                validate=validate,
+                ignore_columns=ignore_columns,
+            )
+        )
+
+    def _write_body(
+        self,
+        table_name: str,
+        data: BulkData,
+        update: bool,
+        aligned_volume_name: str | None,
+        validate: bool,
+        ignore_columns: Iterable[str],
+    ) -> Plan[tuple[list[dict[str, Any]] | EncodedJson, int]]:
+        """The body of one post or update and its row count: the rows validated and encoded
+        as a stage encodes them, or (``validate=False``) as given."""
+        data = _rows(data)
+        count = len(data)
+        if count > MAX_ANNOTATIONS_PER_REQUEST:  # before any request, and before validating
+            raise InputError(
+                f"{count} annotations in one request; the service takes at most "
+                f"{MAX_ANNOTATIONS_PER_REQUEST}. Split them, or use bulk_post / bulk_update."
+            )
+        if not validate or count == 0:
+            return _as_records(data, update=update), count
+        stage = yield from self._staged(
+            table_name,
+            data,
+            update=update,
+            resolution=None,
+            aligned_volume_name=aligned_volume_name,
+            ignore_columns=ignore_columns,
+        )
+        return EncodedJson(encode_body(stage.table(), slice(None), with_ids=update)), len(stage)
 
     def _delete_annotation(
         self,
@@ -473,27 +603,51 @@ class AnnotationClientBase(ServiceClient):
         """
         if model is not None and live_schema:
             raise InputError("give model= (a snapshot model) or live_schema=True, not both")
-        metadata = yield from self._get_table_metadata(table_name, aligned_volume_name)
-        schema_type = metadata.schema_type
+        found = yield from self._table_type(table_name, aligned_volume_name, live_schema)
+        schema_type = found.layout.schema_type
         if model is not None and MODELS.get(schema_type) is not model:
             raise InputError(
                 f"table {table_name!r} holds {schema_type!r} annotations, not "
                 f"{getattr(model, '__name__', model)!r}"
             )
+        return AnnotationStage(
+            found.layout,
+            found.model,
+            table_name=table_name,
+            table_resolution=found.resolution,
+            update=update,
+        )
+
+    def _table_type(
+        self, table_name: str, aligned_volume_name: str | None, live_schema: bool = False
+    ) -> Plan[TableType]:
+        """The table's annotation type and resolution, from its metadata the first time and
+        from this client's memory afterwards."""
+        volume = (yield from self._volume(aligned_volume_name))[1]
+        key = (volume, table_name, live_schema)
+        known = self._table_types.get(key)
+        if known is not None:
+            return known
+        metadata = yield from self._get_table_metadata(table_name, volume)
+        schema_type = metadata.schema_type
         if live_schema or schema_type not in MODELS:
             schema = SchemaClientBase(self._ctx)
             raw = yield from schema._schema_definition(schema_type)
-            layout, found = live_type(schema_type, raw)
+            layout, model = live_type(schema_type, raw)
         else:
-            layout, found = snapshot_type(schema_type)
+            layout, model = snapshot_type(schema_type)
         resolution = (
             metadata.voxel_resolution_x,
             metadata.voxel_resolution_y,
             metadata.voxel_resolution_z,
         )
-        return AnnotationStage(
-            layout, found, table_name=table_name, table_resolution=resolution, update=update
-        )
+        found = TableType(layout, model, resolution)
+        self._table_types[key] = found
+        return found
+
+    def _forget_table(self, volume: str, table_name: str) -> None:
+        for key in [k for k in self._table_types if k[:2] == (volume, table_name)]:
+            del self._table_types[key]
 
     def _staged(
         self,
@@ -503,6 +657,7 @@ class AnnotationClientBase(ServiceClient):
         update: bool,
         resolution: Sequence[float] | None,
         aligned_volume_name: str | None,
+        ignore_columns: Iterable[str] = (),
     ) -> Plan[AnnotationStage[Any]]:
         if isinstance(data, AnnotationStage):
             if data.table_name not in (None, table_name) or data.update != update:
@@ -513,15 +668,22 @@ class AnnotationClientBase(ServiceClient):
                 )
             if resolution is not None:
                 raise InputError("resolution applies when rows are added to a stage, not here")
+            if data.table_name is None:  # a stage made offline: its type must be the table's
+                found = yield from self._table_type(table_name, aligned_volume_name)
+                if found.layout.schema_type != data.schema_type:
+                    raise InputError(
+                        f"table {table_name!r} holds {found.layout.schema_type!r} annotations; "
+                        f"the stage holds {data.schema_type!r} rows"
+                    )
             return data
         stage: AnnotationStage[Any] = yield from self._stage(
             table_name, update=update, aligned_volume_name=aligned_volume_name
         )
         if isinstance(data, pd.DataFrame):
-            stage.add_dataframe(data, resolution=resolution)
+            stage.add_dataframe(data, resolution=resolution, ignore_columns=ignore_columns)
         else:
             rows = [data] if isinstance(data, Mapping) else list(data)
-            stage.add_records(rows, resolution=resolution)
+            stage.add_records(rows, resolution=resolution, ignore_columns=ignore_columns)
         return stage
 
     def _start_post(

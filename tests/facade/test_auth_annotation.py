@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from dafclient import AsyncFrameworkClient, FrameworkClient
+from dafclient.annotations import AnnotationValidationError
 from dafclient.errors import (
     AuthenticationError,
     ConflictError,
@@ -119,8 +120,11 @@ def test_seed_documentation_post_example(client: FrameworkClient) -> None:
 
 def test_invalid_annotations_and_unknown_tables(client: FrameworkClient, seed: SeedRecord) -> None:
     table = seed.annotation_tables["microns_func_coreg"]
-    with pytest.raises(UnprocessableError) as invalid:
-        client.annotation.post_annotation(table, [{"pt": {"position": [1, 2]}, "func_id": 1}])
+    bad = [{"pt": {"position": [1, 2]}, "func_id": 1}]
+    with pytest.raises(AnnotationValidationError, match="pt_position"):
+        client.annotation.post_annotation(table, bad)
+    with pytest.raises(UnprocessableError) as invalid:  # unvalidated: the service refuses it
+        client.annotation.post_annotation(table, bad, validate=False)
     assert "position" in invalid.value.message
     with pytest.raises(NotFoundError):
         client.annotation.get_annotation_count("no_such_table")
