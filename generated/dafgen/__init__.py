@@ -12,4 +12,6 @@
 #   dafgen.segmentation_v1       segmentation API v1 (specs/segmentation/v1.yaml)
 #   dafgen.nglstate_v1           nglstate API v1 (specs/nglstate/v1.yaml)
 #   dafgen.nglstate_legacy       nglstate API legacy (specs/nglstate/legacy.yaml)
+#   dafgen.materialize_v3        materialize API v3 (specs/materialize/v3.yaml)
+#   dafgen.materialize_v2        materialize API v2 (specs/materialize/v2.yaml)
 #   dafgen.annotation_models     EMAnnotationSchemas annotation models
