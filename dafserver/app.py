@@ -16,7 +16,15 @@ from dafserver.body_limit import (
 )
 from dafserver.deployment import Deployment
 from dafserver.faults import FaultConfig, config_from_env, install
-from dafserver.services import annotation, auth_routes, info, nglstate, schema, segmentation
+from dafserver.services import (
+    annotation,
+    auth_routes,
+    info,
+    l2cache,
+    nglstate,
+    schema,
+    segmentation,
+)
 
 
 def create_app(
@@ -49,7 +57,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, errors.http_error_handler)
     app.add_exception_handler(BodyTooLarge, body_too_large_handler)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
-    for service in (auth_routes, info, schema, annotation, nglstate, segmentation):
+    for service in (auth_routes, info, schema, annotation, nglstate, segmentation, l2cache):
         app.include_router(service.build_router())
     install(app, faults if faults is not None else config_from_env())
     return app

@@ -14,6 +14,8 @@ from dafserver.chunkedgraph.store import GraphStore
 from dafserver.dataset.builder import build_dataset
 from dafserver.dataset.manifest import DatasetManifest
 from dafserver.db import default_database_url, make_engine
+from dafserver.l2cache.fill import attach, fill_graph
+from dafserver.l2cache.store import L2CacheStore
 from dafserver.seed import seed_deployment
 from dafserver.services.annotation_store import AnnotationStore
 from dafserver.services.info_store import InfoStore
@@ -36,6 +38,7 @@ class Deployment:
     annotation: AnnotationStore
     schemas: SchemaCatalog
     admin_token: str
+    l2cache: L2CacheStore
     manifest: DatasetManifest | None = None
     graphs: dict[str, ChunkedGraph] = field(default_factory=dict)
     """Chunkedgraphs by table id."""
@@ -72,11 +75,16 @@ class Deployment:
             annotation=AnnotationStore(engine),
             schemas=load_catalog(),
             admin_token=admin_token,
+            l2cache=L2CacheStore(engine),
             manifest=manifest,
             graphs={} if graph is None else {graph.table_id: graph},
         )
         if manifest is not None:
             seed_deployment(deployment, manifest)
+            # The L2 cache of every L2 node once (also in folders seeded before it existed),
+            # then of the new L2 ids of every edit, synchronously (dafserver.l2cache.fill).
+            fill_graph(deployment.l2cache, deployment.graph, manifest.segmentation_cloudpath)
+            attach(deployment.l2cache, deployment.graph, manifest.segmentation_cloudpath)
         return deployment
 
     @property

@@ -43,6 +43,21 @@ def pcg_error(status: int, message: str, started: float | None = None) -> Respon
     return Response(flask_json_bytes(body), status_code=status, media_type="application/json")
 
 
+def l2cache_error(status: int, message: str, started: float | None = None) -> Response:
+    """PCGL2Cache's error body: its handler's ``{code, duration, message, timestamp, traceback}``
+    (production sends it with status 500 for every failure; ``traceback`` is empty here)."""
+    now = time.time()
+    started = now if started is None else started
+    body = {
+        "code": status,
+        "duration": round((now - started) * 1000, 3),
+        "message": message,
+        "timestamp": str(datetime.fromtimestamp(started, UTC).replace(tzinfo=None)),
+        "traceback": [],
+    }
+    return Response(flask_json_bytes(body), status_code=status, media_type="application/json")
+
+
 def annotation_error(status: int, message: str) -> Response:
     """The AnnotationEngine's error body, carrying the status the real code intends."""
     phrase = HTTPStatus(status).phrase
@@ -67,6 +82,8 @@ def render_for_path(path: str, status: int, message: str) -> Response:
     """Render an error in the format of the service that owns ``path``."""
     if path.startswith(("/segmentation", "/meshing")):
         return pcg_error(status, message)
+    if path.startswith("/l2cache"):
+        return l2cache_error(status, message)
     if path.startswith("/annotation"):
         return annotation_error(status, message)
     if path.startswith("/nglstate"):

@@ -8,7 +8,7 @@ does); bounds are voxel boxes ``[[x0, y0, z0], [x1, y1, z1]]``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +82,8 @@ class ChunkedGraph:
     def __init__(self, state: GraphState, store: GraphStore | None = None) -> None:
         self.state = state
         self.store = store
+        self.edit_listeners: list[Callable[[ChunkedGraph, EditResult], None]] = []
+        """Called after every edit that changed the graph (PyChunkedGraph's edit messages)."""
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -493,7 +495,12 @@ class ChunkedGraph:
         for a, b in plan.new_pairs.tolist():
             state.edges.add_edge(a, b, plan.new_affinity, 0)
         _apply_write(state, write)
-        return EditResult(operation_id, delta.new_root_ids, delta.old_root_ids, delta.new_lvl2_ids)
+        result = EditResult(
+            operation_id, delta.new_root_ids, delta.old_root_ids, delta.new_lvl2_ids
+        )
+        for listener in self.edit_listeners:
+            listener(self, result)
+        return result
 
     def merge(
         self,
