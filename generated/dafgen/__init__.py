@@ -14,4 +14,5 @@
 #   dafgen.nglstate_legacy       nglstate API legacy (specs/nglstate/legacy.yaml)
 #   dafgen.materialize_v3        materialize API v3 (specs/materialize/v3.yaml)
 #   dafgen.materialize_v2        materialize API v2 (specs/materialize/v2.yaml)
+#   dafgen.l2cache_v1            l2cache API v1 (specs/l2cache/v1.yaml)
 #   dafgen.annotation_models     EMAnnotationSchemas annotation models
