@@ -367,6 +367,16 @@ def _numbers(
     if kind == "b":
         issues.add(np.ones(len(series), dtype=bool), spec.column, "a boolean, not a number", source)
         return _null_column(spec, len(series))
+    if pd.api.types.infer_dtype(series, skipna=True) in NUMERIC_INFERRED:
+        # Python numbers (and nulls) only, as rows given as dicts give them: at once.
+        try:
+            numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        except OverflowError:  # an integer beyond the float range: found one by one below
+            pass
+        else:
+            infinite = np.isinf(numbers)
+            issues.add(infinite, spec.column, "not a finite number", source)
+            return Column(np.where(infinite, 0.0, numbers), np.isnan(numbers))
     values, null, invalid = _loop(series, _float_scalar, np.dtype(np.float64), 0.0)
     issues.add(invalid, spec.column, "not a finite number", source)
     return Column(values, null)

@@ -50,7 +50,12 @@ def records_frame(
         flat: dict[str, Any] = {}
         for key, value in record.items():
             key = str(key)
-            if key in points and dataclasses.is_dataclass(value) and not isinstance(value, type):
+            if (
+                key in points
+                and not isinstance(value, Mapping)
+                and dataclasses.is_dataclass(value)
+                and not isinstance(value, type)
+            ):
                 value = model_record(value)  # a point given as its model (``SpatialPoint``)
             if key in points and isinstance(value, Mapping):
                 for sub, sub_value in value.items():

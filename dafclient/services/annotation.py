@@ -551,8 +551,10 @@ class AnnotationClientBase(ServiceClient):
                 f"{count} annotations in one request; the service takes at most "
                 f"{MAX_ANNOTATIONS_PER_REQUEST}. Split them, or use bulk_post / bulk_update."
             )
-        if not validate or count == 0:
+        if not validate:
             return _as_records(data, update=update), count
+        if count == 0 and not isinstance(data, AnnotationStage):
+            return [], 0
         stage = yield from self._staged(
             table_name,
             data,
@@ -561,6 +563,8 @@ class AnnotationClientBase(ServiceClient):
             aligned_volume_name=aligned_volume_name,
             ignore_columns=ignore_columns,
         )
+        if len(stage) == 0:
+            return [], 0
         return EncodedJson(encode_body(stage.table(), slice(None), with_ids=update)), len(stage)
 
     def _delete_annotation(
