@@ -28,11 +28,14 @@ if TYPE_CHECKING:
     from dafclient.services.auth import AsyncAuthClient, AuthClient
     from dafclient.services.chunkedgraph import AsyncChunkedGraphClient, ChunkedGraphClient
     from dafclient.services.info import AsyncInfoServiceClient, InfoServiceClient
+    from dafclient.services.l2cache import AsyncL2CacheClient, L2CacheClient
     from dafclient.services.schema import AsyncSchemaClient, SchemaClient
     from dafclient.services.state import AsyncJSONService, JSONService
     from dafclient.timestamps import TimestampLike
 
-KNOWN_SERVICES = frozenset({"auth", "info", "schema", "state", "annotation", "chunkedgraph"})
+KNOWN_SERVICES = frozenset(
+    {"auth", "info", "schema", "state", "annotation", "chunkedgraph", "l2cache"}
+)
 
 
 C = TypeVar("C")
@@ -257,6 +260,11 @@ class FrameworkClient(_FrameworkBase):
         local=True,
         doc="The datastack's annotation (AnnotationEngine) client.",
     )
+    l2cache: SubClient[L2CacheClient] = SubClient(
+        "dafclient.services.l2cache:L2CacheClient",
+        local=True,
+        doc="The datastack's L2 cache client (per-L2-node shape features).",
+    )
 
     def make_lookup_client(
         self,
@@ -363,6 +371,11 @@ class AsyncFrameworkClient(_FrameworkBase):
         "dafclient.services.annotation:AsyncAnnotationClient",
         local=True,
         doc="The annotation client.",
+    )
+    l2cache: SubClient[AsyncL2CacheClient] = SubClient(
+        "dafclient.services.l2cache:AsyncL2CacheClient",
+        local=True,
+        doc="The L2 cache client.",
     )
 
     async def aclose(self) -> None:
