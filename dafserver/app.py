@@ -16,11 +16,14 @@ from dafserver.body_limit import (
 )
 from dafserver.deployment import Deployment
 from dafserver.faults import FaultConfig, config_from_env, install
+from dafserver.materialize.engine import MaterializeEngine
 from dafserver.services import (
     annotation,
     auth_routes,
     info,
     l2cache,
+    materialize,
+    materialize_v2,
     nglstate,
     schema,
     segmentation,
@@ -51,13 +54,24 @@ def create_app(
     app.state.info = deployment.info
     app.state.schemas = deployment.schemas
     app.state.annotation = deployment.annotation
+    app.state.materialize = MaterializeEngine(deployment)
     app.add_exception_handler(AuthFailure, auth_failure_response)
     app.add_exception_handler(RequestValidationError, errors.validation_error_handler)
     app.add_exception_handler(errors.ServiceError, errors.service_error_handler)
     app.add_exception_handler(StarletteHTTPException, errors.http_error_handler)
     app.add_exception_handler(BodyTooLarge, body_too_large_handler)
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
-    for service in (auth_routes, info, schema, annotation, nglstate, segmentation, l2cache):
+    for service in (
+        auth_routes,
+        info,
+        schema,
+        annotation,
+        nglstate,
+        segmentation,
+        l2cache,
+        materialize,
+        materialize_v2,
+    ):
         app.include_router(service.build_router())
     install(app, faults if faults is not None else config_from_env())
     return app

@@ -12,6 +12,7 @@ import pandas as pd
 
 from dafserver.dataset.builder import synthetic_annotations
 from dafserver.dataset.manifest import DatasetManifest
+from dafserver.materialize.seed import seed_materialization
 from dafserver.services.annotation_store import INSERT_LIMIT, NewAnnotation
 from dafserver.services.annotation_validation import compile_annotation_schema
 from dafserver.services.nglstate_store import DocumentKind
@@ -70,6 +71,14 @@ def seed_deployment(deployment: Deployment, manifest: DatasetManifest) -> SeedRe
     _seed_auth(deployment, table_id)
     _seed_info(deployment, manifest)
     counts = _seed_annotations(deployment, manifest)
+    seed_materialization(
+        deployment,
+        manifest,
+        aligned_volume=ALIGNED_VOLUME,
+        datastack=DATASTACK,
+        synapse_table=ANNOTATION_TABLES["synapse"],
+        cell_type_table=ANNOTATION_TABLES["cell_type_local"],
+    )
     states = _seed_states(deployment, manifest)
     record = SeedRecord(
         datastack=DATASTACK,
