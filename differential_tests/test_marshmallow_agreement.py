@@ -4,10 +4,17 @@ The AnnotationEngine loads every posted annotation with the EMAnnotationSchemas 
 table's type (marshmallow 3.5.1, ``context={"postgis": True}``, ``unknown=EXCLUDE``). dafclient
 checks annotations before sending them in two ways: the generated pydantic models
 (``dafgen.annotation_models.MODELS``) and the columnar validator
-(``dafclient.annotations.columnar.validate_frame``). Hypothesis generates documents, valid and
-invalid, for a set of types; each document gets three verdicts and the two dafclient verdicts
-must equal marshmallow's, except where a named predicate below says dafclient deliberately
-differs. Every predicate is an entry of ``docs/annotation-validation.md``.
+(``dafclient.annotations.columnar.validate_frame``), which every write method runs before it
+sends. Hypothesis generates documents, valid and invalid, for a set of types; each document gets
+four verdicts and the dafclient verdicts must equal marshmallow's, except where a named predicate
+below says dafclient deliberately differs. Every predicate is an entry of
+``docs/annotation-validation.md``.
+
+The fourth verdict is ``client.annotation.post_annotation`` itself: whether it sent the document.
+The AnnotationEngine cannot run here (emannotationschemas pins SQLAlchemy 1.4, dafserver needs
+2), so a transport plays it for one table: it answers the datastack record and the table's
+metadata, and loads each posted annotation with the real marshmallow schema, as the service does.
+What ``post_annotation`` sends must load, and load to what the document itself loads to.
 
 Runs only in ``nox -s differential``: ``emannotationschemas`` pins old marshmallow and
 SQLAlchemy 1.4, so it cannot be installed next to the main test environment.
@@ -15,12 +22,15 @@ SQLAlchemy 1.4, so it cannot be installed next to the main test environment.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -35,6 +45,7 @@ with warnings.catch_warnings():
 
 from dafgen.annotation_models import MODELS
 
+from dafclient import FrameworkClient
 from dafclient.annotations.columnar import validate_frame
 from dafclient.annotations.frames import records_frame
 from dafclient.annotations.layout import AnnotationLayout, FieldSpec, snapshot_layout
@@ -62,6 +73,8 @@ INF = math.inf
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 UINT64_MAX = 2**64 - 1
 EXTRA_KEY = "not_a_field"
+TYPE_KEY = "type"
+"""A row's own name for its type, as the original client's documentation writes rows."""
 ABSENT = object()
 """Marks a key left out of the document."""
 
@@ -177,6 +190,7 @@ def _slots(layout: AnnotationLayout) -> list[tuple[str, ...]]:
     slots += [(point.name, "<point>") for point in layout.points]
     slots += [(point.name, "<extra>") for point in layout.points]
     slots.append(("<extra>",))
+    slots.append(("<type>",))
     return slots
 
 
@@ -199,6 +213,8 @@ def documents(draw: st.DrawFn, layout: AnnotationLayout) -> dict[str, Any]:
     for slot in chosen:
         if slot == ("<extra>",):
             doc[EXTRA_KEY] = draw(st.sampled_from((1, "x", None)))
+        elif slot == ("<type>",):
+            doc[TYPE_KEY] = draw(st.sampled_from((layout.schema_type, "synapse", "x", None, 1)))
         elif slot[-1] == "<point>":
             doc[slot[0]] = draw(
                 st.sampled_from((*POINT_EDGES, ABSENT, {}, {"position": None}, {"root_id": None}))
@@ -257,6 +273,118 @@ def columnar_accepts(layout: AnnotationLayout, doc: Mapping[str, Any]) -> bool:
     except InputError:
         return False
     return True
+
+
+class EngineStandIn:
+    """Plays the AnnotationEngine for one table of ``schema_type``: the datastack record, the
+    table's metadata, and posts, each annotation loaded with the real marshmallow schema."""
+
+    TABLE = "differential"
+
+    def __init__(self, schema_type: str) -> None:
+        self.schema_type = schema_type
+        self.posted: list[list[dict[str, Any]]] = []
+        self.client = FrameworkClient(
+            "ds",
+            server_address="https://daf.test",
+            auth_token="token",
+            api_versions={"annotation": 2},
+            transport=httpx.MockTransport(self._handle),
+        )
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/info/api/v2/datastack/full/ds":
+            return httpx.Response(200, json=DATASTACK_RECORD)
+        table = f"/annotation/api/v2/aligned_volume/av/table/{self.TABLE}"
+        if request.method == "GET" and path == table:
+            return httpx.Response(200, json=table_metadata(self.TABLE, self.schema_type))
+        if request.method == "POST" and path == table + "/annotations":
+            annotations = json.loads(request.read())["annotations"]
+            self.posted.append(annotations)
+            for annotation in annotations:
+                try:
+                    marshmallow_load(self.schema_type, annotation)
+                except Exception as exc:  # what the service answers for every failure
+                    return httpx.Response(500, json={"code": 500, "message": f"500: {exc}"})
+            return httpx.Response(200, json=list(range(1, len(annotations) + 1)))
+        return httpx.Response(404, json={"message": f"not played here: {request.method} {path}"})
+
+    def post(self, doc: Mapping[str, Any]) -> dict[str, Any] | None:
+        """What ``post_annotation`` sent for ``doc``, or None when it sent nothing."""
+        before = len(self.posted)
+        try:
+            self.client.annotation.post_annotation(self.TABLE, [doc])
+        except InputError:
+            assert len(self.posted) == before, "an annotation refused by dafclient was sent"
+            return None
+        [[sent]] = self.posted[before:]
+        return sent
+
+
+DATASTACK_RECORD: dict[str, Any] = {
+    "aligned_volume": {
+        "id": 1,
+        "name": "av",
+        "display_name": None,
+        "description": None,
+        "image_source": "precomputed://daf.test/em",
+    },
+    "segmentation_source": None,
+    "analysis_database": None,
+    "viewer_site": None,
+    "synapse_table": None,
+    "soma_table": None,
+    "local_server": "https://daf.test",
+    "description": None,
+    "viewer_resolution_x": 4.0,
+    "viewer_resolution_y": 4.0,
+    "viewer_resolution_z": 40.0,
+    "proofreading_status_table": None,
+    "cell_identification_table": None,
+    "proofreading_review_table": None,
+}
+
+
+def table_metadata(table: str, schema_type: str) -> dict[str, Any]:
+    return {
+        "id": 1,
+        "schema_type": schema_type,
+        "table_name": table,
+        "valid": True,
+        "created": "2026-01-01T00:00:00",
+        "deleted": None,
+        "user_id": "1",
+        "description": "",
+        "notice_text": None,
+        "reference_table": None,
+        "flat_segmentation_source": None,
+        "voxel_resolution_x": 4.0,
+        "voxel_resolution_y": 4.0,
+        "voxel_resolution_z": 40.0,
+        "write_permission": "PRIVATE",
+        "read_permission": "PUBLIC",
+        "last_modified": "2026-01-01T00:00:00",
+    }
+
+
+def marshmallow_load(schema_type: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+    schema = emannotationschemas.get_schema(schema_type)(context={"postgis": True})
+    loaded: dict[str, Any] = schema.load(doc, unknown=EXCLUDE)
+    return loaded
+
+
+POINTZ = re.compile(r"POINTZ\((\S+) (\S+) (\S+)\)")
+
+
+def stored_form(value: Any) -> Any:
+    """A marshmallow load result compared by meaning: null fields are absent fields, and
+    ``POINTZ(1 2 3)`` equals ``POINTZ(1.0 2.0 3.0)``."""
+    if isinstance(value, Mapping):
+        return {k: stored_form(v) for k, v in value.items() if v is not None}
+    if isinstance(value, str) and (point := POINTZ.fullmatch(value)):
+        return tuple(float(c) for c in point.groups())
+    return value
 
 
 # -- deliberate differences (docs/annotation-validation.md) --------------------------------------
@@ -361,9 +489,14 @@ def integer_outside_int64(layout: AnnotationLayout, doc: Doc) -> bool:
 
 
 def unknown_top_level_key(layout: AnnotationLayout, doc: Doc) -> bool:
-    """D6 (columnar): a top-level key that is not a field of the type."""
+    """D6 (columnar): a top-level key that is not a field of the type (``type`` is D12's)."""
     known = {spec.path[0] for spec in layout.fields}
-    return any(key not in known for key in doc)
+    return any(key not in known and key != TYPE_KEY for key in doc)
+
+
+def type_names_another_type(layout: AnnotationLayout, doc: Doc) -> bool:
+    """D12 (columnar): a ``type`` key whose value is not the type's name (null is absent)."""
+    return doc.get(TYPE_KEY) is not None and doc.get(TYPE_KEY) != layout.schema_type
 
 
 def boolean_target_id(layout: AnnotationLayout, doc: Doc) -> bool:
@@ -410,6 +543,7 @@ COLUMNAR_STRICTER: dict[str, Rule] = {
     "D5": integer_outside_int64,
     "D6": unknown_top_level_key,
     "D8": float_integer_above_2_53,
+    "D12": type_names_another_type,
 }
 
 
@@ -481,6 +615,7 @@ def expected_verdicts(
 @pytest.mark.parametrize("schema_type", SCHEMA_TYPES)
 def test_verdicts_agree_with_marshmallow(schema_type: str) -> None:
     layout = snapshot_layout(schema_type)
+    engine = EngineStandIn(schema_type)
 
     @settings(
         max_examples=EXAMPLES_PER_TYPE,
@@ -494,11 +629,15 @@ def test_verdicts_agree_with_marshmallow(schema_type: str) -> None:
         label = "valid" if real else "invalid"
         event(f"marshmallow: {label}")
         TALLY[schema_type, label] += 1
+        sent = engine.post(doc)
         actual = {
             "model": model_accepts(schema_type, doc),
             "columnar": columnar_accepts(layout, doc),
+            "post_annotation": sent is not None,
         }
-        for name, (expected, view, rules) in expected_verdicts(schema_type, layout, doc).items():
+        verdicts = expected_verdicts(schema_type, layout, doc)
+        verdicts["post_annotation"] = verdicts["columnar"]  # the same validator, through the plan
+        for name, (expected, view, rules) in verdicts.items():
             for rule in rules:
                 event(f"{name}: {rule}")
             assert actual[name] == expected, (
@@ -506,8 +645,14 @@ def test_verdicts_agree_with_marshmallow(schema_type: str) -> None:
                 f"{'accepts' if real else 'rejects'} it (read as {view!r}); "
                 f"deliberate differences: {rules}"
             )
+        if sent is not None:  # it lands as the document would have: the same loaded values
+            view = verdicts["columnar"][1]
+            assert stored_form(marshmallow_load(schema_type, sent)) == stored_form(
+                marshmallow_load(schema_type, view)
+            ), f"post_annotation sent {sent!r} for {doc!r}"
 
     check()
+    engine.client.close()
     valid, invalid = TALLY[schema_type, "valid"], TALLY[schema_type, "invalid"]
     print(f"{schema_type}: {valid + invalid} documents, {valid} valid, {invalid} invalid")
     assert valid >= EXAMPLES_PER_TYPE // 10 and invalid >= EXAMPLES_PER_TYPE // 10
