@@ -603,7 +603,8 @@ class AnnotationClientBase(ServiceClient):
         type, with ``live_schema=True``) gets a model built from the schema service's schema.
         Pass the model class you expect (``stage("synapses", SynapseSchema)``) to get a stage
         typed by it; it must be the table's type. With ``update=True`` the rows replace existing
-        annotations and each needs an ``id``.
+        annotations and each needs an ``id``. A table's type and resolution are fetched once per
+        client; the write methods validate with the same stage.
         """
         if model is not None and live_schema:
             raise InputError("give model= (a snapshot model) or live_schema=True, not both")

@@ -150,6 +150,32 @@ def test_model_extra_fields_are_refused_not_dropped() -> None:
     assert len(stage) == 0
 
 
+def test_ignored_keys_of_records_are_left_out() -> None:
+    stage = synapse_stage()
+    stage.add_records([{**synapse_fields(), "note": "x"}], ignore_columns=["note"])
+    assert "note" not in stage.records()[0] and len(stage) == 1
+
+
+def test_a_type_key_must_name_the_rows_type_and_is_not_sent() -> None:
+    stage = synapse_stage()
+    stage.add_records([{"type": "synapse", **synapse_fields()}, {"type": None, **synapse_fields()}])
+    frame = pd.DataFrame(
+        {"type": ["synapse"], **{k: [v] for k, v in flat(synapse_fields()).items()}}
+    )
+    stage.add_dataframe(frame)
+    assert len(stage) == 3 and all("type" not in record for record in stage.records())
+    rows = [
+        {"type": "synapse", **synapse_fields()},
+        {"type": "cell_type_local", **synapse_fields()},
+    ]
+    with pytest.raises(AnnotationValidationError) as info:
+        stage.add_records(rows)
+    assert [(e.row, e.field, e.value) for e in info.value.errors] == [
+        (1, "type", "cell_type_local")
+    ]
+    assert len(stage) == 3
+
+
 def test_unknown_point_field_is_reported_with_its_row() -> None:
     stage = synapse_stage()
     rows = [synapse_fields(0), synapse_fields(1)]
