@@ -30,7 +30,16 @@ from dafclient.errors import (
     error_class,
     parse_error_body,
 )
-from dafclient.transport import IDEMPOTENT, NEVER_SENT, retry_after_seconds
+from dafclient.retrying import (
+    BUDGET,
+    IDEMPOTENT,
+    NEVER_SENT,
+    Budget,
+    budget_of,
+    call_budget,
+    request_of,
+    retry_after_seconds,
+)
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -143,32 +152,55 @@ def read_json(call: Call, response: httpx.Response) -> Any:
         ) from exc
 
 
-def transport_error(call: Call, exc: httpx.TransportError) -> TransportError:
-    """The dafclient error for an httpx transport failure; ``sent`` says whether any of the
-    request may have reached the server (a connect failure: certainly not)."""
+def transport_error(call: Call, exc: httpx.RequestError) -> TransportError:
+    """The dafclient error for an httpx failure to get an answer; ``sent`` says whether any of the
+    request may have reached the server (a connect failure: certainly not). When the request was
+    tried more than once, the message lists every attempt."""
     sent = not isinstance(exc, NEVER_SENT)
+    budget = budget_of(request_of(exc))
+    tries = budget.summary() if budget is not None else ""
+    history = () if budget is None else tuple(str(a) for a in budget.made)
     if isinstance(exc, httpx.TimeoutException):
-        return RequestTimeoutError(f"timed out: {exc}", method=call.method, url=call.url, sent=sent)
+        message = f"timed out: {exc}" if not tries else f"timed out, gave up after {tries}"
+        return RequestTimeoutError(
+            message, method=call.method, url=call.url, sent=sent, attempts=history
+        )
+    if isinstance(exc, httpx.DecodingError):
+        message = f"the answer could not be decoded: {exc}"
+    else:
+        message = f"connection failed: {exc}"
+    if budget is not None and len(budget.made) > 1:
+        message += f"; gave up after {tries}"
     return ConnectionFailedError(
-        f"connection failed: {exc}", method=call.method, url=call.url, sent=sent
+        message, method=call.method, url=call.url, sent=sent, attempts=history
     )
 
 
-def send(http: httpx.Client, call: Call) -> httpx.Response:
-    """Send ``call`` and check its status (blocking)."""
+def _request_kwargs(call: Call, budget: Budget | None) -> dict[str, Any]:
+    kwargs = call.request_kwargs()
+    if budget is not None:
+        kwargs["extensions"] = {**kwargs.get("extensions", {}), BUDGET: budget}
+    return kwargs
+
+
+def send(http: httpx.Client, call: Call, budget: Budget | None = None) -> httpx.Response:
+    """Send ``call`` and check its status (blocking); ``budget`` is the time of the whole call it
+    is part of (a request of its own when None)."""
     try:
-        response = http.request(**call.request_kwargs())
-    except httpx.TransportError as exc:
+        response = http.request(**_request_kwargs(call, budget))
+    except (httpx.TransportError, httpx.DecodingError) as exc:
         raise transport_error(call, exc) from exc
     raise_for_status(call, response)
     return response
 
 
-async def asend(http: httpx.AsyncClient, call: Call) -> httpx.Response:
+async def asend(
+    http: httpx.AsyncClient, call: Call, budget: Budget | None = None
+) -> httpx.Response:
     """Send ``call`` and check its status (asyncio)."""
     try:
-        response = await http.request(**call.request_kwargs())
-    except httpx.TransportError as exc:
+        response = await http.request(**_request_kwargs(call, budget))
+    except (httpx.TransportError, httpx.DecodingError) as exc:
         raise transport_error(call, exc) from exc
     raise_for_status(call, response)
     return response
@@ -178,13 +210,15 @@ def drive(plan: Plan[T], http: httpx.Client) -> T:
     """Run ``plan`` to completion with blocking I/O.
 
     A failed request is thrown into the plan, so a plan can handle it (version negotiation falls
-    back when a versions route is unreachable) or let it propagate.
+    back when a versions route is unreachable) or let it propagate. All the plan's requests share
+    one deadline (``Timeouts.total``), retries included.
     """
+    budget = call_budget(http)
     try:
         call = next(plan)
         while True:
             try:
-                response = send(http, call)
+                response = send(http, call, budget)
             except DafError as exc:
                 call = plan.throw(exc)
             else:
@@ -196,11 +230,12 @@ def drive(plan: Plan[T], http: httpx.Client) -> T:
 
 async def adrive(plan: Plan[T], http: httpx.AsyncClient) -> T:
     """Run ``plan`` to completion on the event loop (errors are thrown in, as in :func:`drive`)."""
+    budget = call_budget(http)
     try:
         call = next(plan)
         while True:
             try:
-                response = await asend(http, call)
+                response = await asend(http, call, budget)
             except DafError as exc:
                 call = plan.throw(exc)
             else:

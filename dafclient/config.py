@@ -17,17 +17,28 @@ ENV_TOKEN_FILE = "DAF_AUTH_TOKEN_FILE"
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds to wait: to connect, and for each read of an answer. Never unbounded."""
+    """Seconds to wait. Never unbounded.
+
+    ``connect``, ``read``, ``write`` and ``pool`` bound each attempt (``read`` is the longest
+    silence while an answer is awaited). ``total`` bounds one request with all its retries and the
+    waits between them: each attempt's timeouts are cut to what is left, and a request that cannot
+    finish in time raises :class:`~dafclient.errors.RequestTimeoutError` naming every attempt.
+    ``None`` means no overall limit (each attempt is still bounded). A method that sends several
+    requests (batches) applies ``total`` to each of them.
+    """
 
     connect: float = 10.0
     read: float = 120.0
     write: float = 120.0
     pool: float = 30.0
+    total: float | None = 600.0
 
 
 @dataclass(frozen=True)
 class RetrySettings:
-    """Retries of idempotent requests on connection failures and 429/502/503/504.
+    """Retries of idempotent requests on connection failures, broken or truncated answers, read
+    timeouts and 429/502/503/504 (at most ``max_retries`` after the first attempt, within
+    ``Timeouts.total``).
 
     Waits grow exponentially from ``backoff`` seconds with full jitter, capped at ``backoff_max``;
     a ``Retry-After`` header from the server is honoured up to ``retry_after_max`` seconds.

@@ -61,13 +61,23 @@ class TransportError(DafError):
     """The request got no usable HTTP answer.
 
     ``sent`` is False only when the request certainly never reached the server (the connection
-    could not be made); otherwise a write may or may not have taken effect.
+    could not be made); otherwise a write may or may not have taken effect. ``attempts`` says
+    what each try of the request came to (``"ReadTimeout: ... after 3.00 s"``, ``"HTTP 502 ..."``).
     """
 
-    def __init__(self, message: str, *, method: str, url: str, sent: bool = True) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        url: str,
+        sent: bool = True,
+        attempts: tuple[str, ...] = (),
+    ) -> None:
         self.method = method
         self.url = redact_url(url)
         self.sent = sent
+        self.attempts = attempts
         super().__init__(f"{message} ({method} {self.url})")
 
 

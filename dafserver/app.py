@@ -73,5 +73,5 @@ def create_app(
         materialize_v2,
     ):
         app.include_router(service.build_router())
-    install(app, faults if faults is not None else config_from_env())
+    app.state.fault_injector = install(app, faults if faults is not None else config_from_env())
     return app

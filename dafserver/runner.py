@@ -15,7 +15,7 @@ import uvicorn
 
 from dafserver.app import create_app
 from dafserver.deployment import Deployment
-from dafserver.faults import FaultConfig
+from dafserver.faults import FaultConfig, FaultInjector
 
 STARTUP_TIMEOUT_S = 30.0
 
@@ -27,6 +27,9 @@ class LocalServer:
     base_url: str
     admin_token: str
     deployment: Deployment
+    faults: FaultInjector | None = None
+    """The fault injector when the server was started with faults (``faults.injected`` counts
+    what it did, by kind and phase)."""
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -77,6 +80,7 @@ def running_server(
             base_url=f"http://{host}:{bound_port}",
             admin_token=deployment.admin_token,
             deployment=deployment,
+            faults=app.state.fault_injector,
         )
     finally:
         server.should_exit = True

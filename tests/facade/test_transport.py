@@ -93,15 +93,20 @@ def silent_server() -> Iterator[str]:
         listener.close()
 
 
-def test_a_hung_server_times_out_within_the_configured_time(silent_server: str) -> None:
-    timeouts = Timeouts(connect=1.0, read=0.5, write=0.5, pool=1.0)
+def test_a_hung_server_times_out_within_the_deadline(silent_server: str) -> None:
+    """Reads are retried after a read timeout, but every attempt of the call (version
+    negotiation included) ends by ``Timeouts.total``; the error lists the attempts."""
+    timeouts = Timeouts(connect=1.0, read=0.5, write=0.5, pool=1.0, total=2.0)
     with FrameworkClient(server_address=silent_server, auth_token="x" * 32, timeouts=timeouts) as c:
         started = time.monotonic()
         with pytest.raises(RequestTimeoutError) as caught:
             c.info.get_datastacks()
         elapsed = time.monotonic() - started
-    assert 0.5 <= elapsed < 1.5, elapsed
+    assert 1.5 <= elapsed < 2.5, elapsed
     assert "info/api" in caught.value.url
+    assert len(caught.value.attempts) >= 2
+    assert all("ReadTimeout" in attempt for attempt in caught.value.attempts)
+    assert "(deadline 2 s)" in str(caught.value) and "2) GET /info/api/" in str(caught.value)
 
 
 def _counting_transport(handler: object) -> tuple[httpx.MockTransport, list[httpx.Request]]:
