@@ -316,7 +316,7 @@ class _Compiler:
 def _scaled(ref: str, ratio: float) -> str:
     if ratio == 1.0:
         return ref
-    return f"CAST(trunc({ref} * {ratio!r}) AS INTEGER)"
+    return f"CAST(trunc({ref} * CAST({ratio!r} AS DOUBLE)) AS INTEGER)"
 
 
 def run_query(connection: duckdb.DuckDBPyConnection, plan: QueryPlan) -> QueryResult:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -47,16 +48,14 @@ def version_time(http: httpx.Client, version: int) -> datetime:
 
 
 @functools.cache
-def _segmentation(deployment: Deployment) -> npt.NDArray[np.uint64]:
-    manifest = deployment.manifest
-    assert manifest is not None
-    return read_volume(manifest.data_dir / manifest.segmentation_path, mip=0)
+def _segmentation(folder: Path) -> npt.NDArray[np.uint64]:
+    return read_volume(folder, mip=0)
 
 
 def supervoxels(deployment: Deployment, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
     manifest = deployment.manifest
     assert manifest is not None
-    volume = _segmentation(deployment)
+    volume = _segmentation(manifest.data_dir / manifest.segmentation_path)
     local = positions - np.asarray(manifest.graph.voxel_offset, dtype=np.int64)
     return np.asarray(volume[local[:, 0], local[:, 1], local[:, 2]], dtype=np.uint64)
 
