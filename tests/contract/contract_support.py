@@ -52,9 +52,10 @@ EXPECTED_REFUSALS = {
     "undo",
     "redo",
 }
-# PyChunkedGraph parses booleans leniently: an unparsable value silently means the default
-# (documented on each parameter), so "schema-violating value accepted" is its real behaviour.
-LENIENT_SPECS = {"segmentation"}
+# PyChunkedGraph and the L2 cache parse booleans leniently: an unparsable value silently means
+# the default (documented on each parameter), so "schema-violating value accepted" is their real
+# behaviour.
+LENIENT_SPECS = {"segmentation", "l2cache"}
 # These read their optional body with Flask's ``silent=True``: a body that is not JSON is
 # ignored, so "schema-violating body accepted" is the documented behaviour.
 BODY_IGNORED = {"create_user_token"}
