@@ -206,12 +206,17 @@ async def asend(
     return response
 
 
+def _answered(budget: Budget | None) -> None:
+    if budget is not None:
+        budget.answered()
+
+
 def drive(plan: Plan[T], http: httpx.Client) -> T:
     """Run ``plan`` to completion with blocking I/O.
 
     A failed request is thrown into the plan, so a plan can handle it (version negotiation falls
-    back when a versions route is unreachable) or let it propagate. All the plan's requests share
-    one deadline (``Timeouts.total``), retries included.
+    back when a versions route is unreachable) or let it propagate. The plan's requests share one
+    :class:`~dafclient.retrying.Budget`: ``Timeouts.total`` from the start, or from the last answer.
     """
     budget = call_budget(http)
     try:
@@ -222,6 +227,7 @@ def drive(plan: Plan[T], http: httpx.Client) -> T:
             except DafError as exc:
                 call = plan.throw(exc)
             else:
+                _answered(budget)
                 call = plan.send(response)
     except StopIteration as done:
         result: T = done.value
@@ -239,6 +245,7 @@ async def adrive(plan: Plan[T], http: httpx.AsyncClient) -> T:
             except DafError as exc:
                 call = plan.throw(exc)
             else:
+                _answered(budget)
                 call = plan.send(response)
     except StopIteration as done:
         result: T = done.value

@@ -20,11 +20,11 @@ class Timeouts:
     """Seconds to wait. Never unbounded.
 
     ``connect``, ``read``, ``write`` and ``pool`` bound each attempt (``read`` is the longest
-    silence while an answer is awaited). ``total`` bounds one request with all its retries and the
-    waits between them: each attempt's timeouts are cut to what is left, and a request that cannot
-    finish in time raises :class:`~dafclient.errors.RequestTimeoutError` naming every attempt.
-    ``None`` means no overall limit (each attempt is still bounded). A method that sends several
-    requests (batches) applies ``total`` to each of them.
+    silence while an answer is awaited). ``total`` bounds a call with all its retries and the waits
+    between them: each attempt's timeouts are cut to what is left, and a call that cannot get an
+    answer in time raises :class:`~dafclient.errors.RequestTimeoutError` naming every attempt. A
+    method that sends many requests (batches) gets ``total`` again after each answer, so a long
+    job that makes progress is not cut. ``None``: no overall limit (each attempt is still bounded).
     """
 
     connect: float = 10.0

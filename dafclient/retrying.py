@@ -15,8 +15,8 @@ Rules:
   (429/502/503/504), waiting with full-jitter backoff or the server's ``Retry-After``.
 - Any other request (an edit, an annotation write) is retried only when the connection failed
   before anything was sent, so it never reaches the server twice.
-- Every attempt runs against one deadline (``Timeouts.total`` from the start of the public call,
-  its :class:`Budget`): each attempt's timeouts are clipped to what is left, and no retry starts
+- Every attempt runs against one deadline (``Timeouts.total`` from the start of the public call
+  or its last answer, its :class:`Budget`): each attempt's timeouts are clipped to what is left, and no retry starts
   whose wait would outlast it. The attempts
   made are kept in the call's :class:`Budget` (:func:`budget_of`), so the final error can say what
   each failed with.
@@ -70,14 +70,25 @@ class Attempt:
 
 
 class Budget:
-    """The time of one call (one or more requests, with their retries) and its attempts so far."""
+    """The time a call may go without an answer, and its attempts since the last one.
+
+    A call that sends one request (with its retries) must be done by ``deadline`` seconds after it
+    started. A call that sends many (batches, a read-back) is given the same time again after each
+    answer it gets, so a long job that makes progress is never cut, while one that stalls is.
+    """
 
     def __init__(self, deadline: float | None, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self.started = clock()
         self.deadline = deadline
-        self.ends = None if deadline is None else self.started + deadline
         self.made: list[Attempt] = []
+        self.started = clock()
+        self.ends = None if deadline is None else self.started + deadline
+
+    def answered(self) -> None:
+        """An answer arrived: the next request starts with the whole deadline again."""
+        self.made.clear()
+        self.started = self.clock()
+        self.ends = None if self.deadline is None else self.started + self.deadline
 
     def summary(self) -> str:
         """``3 attempts in 2.01 s (deadline 2 s): 1) GET /x: ReadTimeout after 0.50 s; 2) ...``."""

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from dafclient import FrameworkClient
+from dafclient._plan import Call, Plan, drive, read_json
 from dafclient.config import RetrySettings, Timeouts
 from dafclient.errors import ConnectionFailedError, RequestTimeoutError, ServerError
 from dafclient.retrying import Budget, RetryingClient, RetryPolicy
@@ -157,3 +158,31 @@ def test_a_timeout_without_retries_left_is_a_request_timeout() -> None:
         client.schema.get_schemas()
     assert len(seen) == 3
     assert "gave up after 3 attempts" in str(caught.value)
+
+
+def test_a_long_call_that_gets_answers_is_not_cut_but_a_stall_is() -> None:
+    """The deadline counts from the call's start or its last answer."""
+    now = [0.0]
+    stalled = [False]
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        now[0] += 0.8  # each answer takes 0.8 of the 1 s deadline
+        if stalled[0]:
+            raise httpx.ReadTimeout("stalled", request=request)
+        return httpx.Response(200, json=[request.url.path])
+
+    def batches(n: int) -> Plan[list[str]]:
+        got = []
+        for i in range(n):
+            got.append(read_json(call := Call("GET", f"https://daf.test/{i}"), (yield call))[0])
+        return got
+
+    policy = RetryPolicy(FAST, deadline=1.0, clock=lambda: now[0])
+    with RetryingClient(policy=policy, transport=httpx.MockTransport(respond)) as http:
+        assert drive(batches(5), http) == [f"/{i}" for i in range(5)]
+        assert now[0] == pytest.approx(4.0)
+        stalled[0] = True
+        with pytest.raises(RequestTimeoutError) as caught:
+            drive(batches(5), http)
+    # 0.8 s into the deadline after the first timeout; a retry would need the time left.
+    assert len(caught.value.attempts) == 2
