@@ -31,6 +31,7 @@ from dafclient.annotations.layout import AnnotationLayout, FieldSpec
 from dafclient.errors import InputError
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+UINT64_MAX = 2**64 - 1
 FLOAT_EXACT = 2**53
 TRUTHY = frozenset({"t", "true", "on", "y", "yes", "1"})
 FALSY = frozenset({"f", "false", "off", "n", "no", "0"})
@@ -330,6 +331,8 @@ def _integers(
             np.ones(len(series), dtype=bool), spec.column, "a boolean, not an integer", source
         )
         return _null_column(spec, len(series))
+    elif (exact := _exact_integers(series)) is not None:
+        raw, null = exact
     else:
         objects, null, invalid = _loop(series, _int_scalar, np.dtype(object), 0)
         imprecise = np.zeros(len(series), dtype=bool)
@@ -349,6 +352,21 @@ def _integers(
     if outside.any():
         raw = np.where(outside, 0, raw)
     return Column(raw.astype(dtype), null)
+
+
+def _exact_integers(series: pd.Series) -> tuple[npt.NDArray[Any], Mask] | None:
+    """An object column of integers and nulls (as rows given as dicts give ids) as one int64 or
+    uint64 array (0 where null) and its null mask; None when it holds anything else."""
+    if series.dtype != object or pd.api.types.infer_dtype(series, skipna=True) != "integer":
+        return None
+    null = series.isna().to_numpy()
+    ints = [0 if missing else int(v) for v, missing in zip(series.tolist(), null, strict=True)]
+    low, high = min(ints, default=0), max(ints, default=0)
+    if low >= INT64_MIN and high <= INT64_MAX:
+        return np.array(ints, dtype=np.int64), null
+    if low >= 0 and high <= UINT64_MAX:
+        return np.array(ints, dtype=np.uint64), null
+    return None
 
 
 def _numbers(

@@ -42,46 +42,63 @@ def records_frame(
     """Flatten nested records (``{"pre_pt": {"position": [...]}, ...}``, flat ones, or models)
     into one row per record; unknown keys inside a point are errors naming the row."""
     points = {p.name: {c.removeprefix(p.name + "_") for c in p.columns} for p in layout.points}
-    rows: list[dict[str, Any]] = []
+    # Column by column, row index -> value. Every layout column is present, so a missing
+    # required value is reported for its row.
+    columns: dict[str, dict[int, Any]] = {name: {} for name in layout.columns}
     problems: list[RowError] = []
+    count = 0
     for index, record in enumerate(records):
-        if not isinstance(record, Mapping):
+        count += 1
+        if type(record) is not dict and not isinstance(record, Mapping):
             record = model_record(record)
-        flat: dict[str, Any] = {}
         for key, value in record.items():
-            key = str(key)
-            if (
-                key in points
-                and not isinstance(value, Mapping)
-                and dataclasses.is_dataclass(value)
-                and not isinstance(value, type)
-            ):
-                value = model_record(value)  # a point given as its model (``SpatialPoint``)
-            if key in points and isinstance(value, Mapping):
-                for sub, sub_value in value.items():
-                    if sub not in points[key]:
-                        problems.append(
-                            RowError(index, index, f"{key}.{sub}", "unknown field", sub_value)
-                        )
-                    flat[f"{key}_{sub}"] = sub_value
-            elif key in points and value is not None:
-                problems.append(RowError(index, index, key, "not a point object", value))
-            elif key in points:
-                continue  # a null point: absent
-            else:
-                flat[key] = value
-        rows.append(flat)
+            if type(key) is not str:
+                key = str(key)
+            fields = points.get(key)
+            if fields is None:
+                _column(columns, key)[index] = value
+                continue
+            if type(value) is not dict and not isinstance(value, Mapping):
+                if dataclasses.is_dataclass(value) and not isinstance(value, type):
+                    value = model_record(value)  # a point given as its model (``SpatialPoint``)
+                elif value is None:
+                    continue  # a null point: absent
+                else:
+                    problems.append(RowError(index, index, key, "not a point object", value))
+                    continue
+            for sub, sub_value in value.items():
+                if sub not in fields:
+                    problems.append(
+                        RowError(index, index, f"{key}.{sub}", "unknown field", sub_value)
+                    )
+                _column(columns, f"{key}_{sub}")[index] = sub_value
     if problems:
         bad = sorted({p.row for p in problems})
         raise AnnotationValidationError(layout.schema_type, problems[:20], len(problems), bad)
-    # Every layout column is present, so a missing required value is reported for its row.
-    names = list(dict.fromkeys([*layout.columns, *(key for row in rows for key in row)]))
     # Object columns keep every value exactly as given (pandas would turn ids above 2**53 with
     # a missing value into floats); the validator converts them value by value.
     frame = pd.DataFrame(
-        {name: pd.Series([row.get(name) for row in rows], dtype=object) for name in names},
-        index=range(len(rows)),
+        {
+            name: pd.Series(
+                # Rows were added in order, so a column every row gave is already in row order.
+                list(values.values())
+                if len(values) == count
+                else [values.get(i) for i in range(count)]
+                if values
+                else [None] * count,
+                dtype=object,
+            )
+            for name, values in columns.items()
+        },
+        index=range(count),
     )
-    if id_column is not None and id_column not in frame.columns and rows:
+    if id_column is not None and id_column not in frame.columns and count:
         raise InputError(f"records have no {id_column!r}: updates need each annotation's id")
     return frame
+
+
+def _column(columns: dict[str, dict[int, Any]], name: str) -> dict[int, Any]:
+    found = columns.get(name)
+    if found is None:
+        found = columns[name] = {}
+    return found
