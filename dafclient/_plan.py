@@ -12,7 +12,7 @@ or async service client, keeping its signature for type checkers and IDEs.
 
 from __future__ import annotations
 
-import functools
+import inspect
 import json
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass, field
@@ -275,18 +275,75 @@ class HasAsyncHttp:
     _http: httpx.AsyncClient
 
 
-class SyncOperation(Generic[S, P, T, R]):
+def _result_annotation(plan: Callable[..., Any], finish: Callable[..., Any]) -> Any:
+    """What the public method returns: ``finish``'s return type when it changes the result, else
+    ``T`` of the plan's ``Plan[T]`` (annotations are strings under postponed evaluation)."""
+    if finish not in (_unchanged, _aunchanged):
+        return inspect.signature(finish).return_annotation
+    declared = inspect.signature(plan).return_annotation
+    if isinstance(declared, str) and declared.startswith("Plan[") and declared.endswith("]"):
+        return declared[len("Plan[") : -1]
+    return declared
+
+
+class _Operation:
+    """What the sync and async operation descriptors share: the public face of the method.
+
+    Reached through an instance, the descriptor returns a plain function whose ``__name__``,
+    ``__qualname__``, ``__doc__`` and ``inspect.signature`` are those of a hand-written method
+    (no ``self``, the real return type), so ``help()``, Jupyter's ``?`` and IDEs show it truly.
+    Reached through the class, the descriptor itself carries the same metadata (with ``self``).
+    """
+
+    def __init__(self, plan: Callable[..., Any], finish: Callable[..., Any]) -> None:
+        self._plan = plan
+        self._finish = finish
+        self.__doc__ = plan.__doc__
+        self.__name__ = plan.__name__.lstrip("_")
+        self.__qualname__ = self.__name__
+        self.__module__ = plan.__module__
+        signature = inspect.signature(plan)
+        self.__signature__ = signature.replace(return_annotation=_result_annotation(plan, finish))
+        self._bound_signature = self.__signature__.replace(
+            parameters=list(signature.parameters.values())[1:]
+        )
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.__name__ = name
+        self.__qualname__ = f"{owner.__qualname__}.{name}"
+        self.__module__ = owner.__module__
+
+    def _present(self, method: Callable[..., Any]) -> None:
+        method.__name__ = self.__name__
+        method.__qualname__ = self.__qualname__
+        method.__module__ = self.__module__
+        method.__doc__ = self.__doc__
+        method.__signature__ = self._bound_signature  # type: ignore[attr-defined]
+
+    def __call__(self, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Called through the class, like a plain method: ``Client.get_roots(client, ids)``."""
+        return self.__get__(obj, type(obj))(*args, **kwargs)
+
+    def __get__(self, obj: Any, owner: type[Any]) -> Any:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<operation {self.__qualname__}{self.__signature__}>"
+
+
+class SyncOperation(_Operation, Generic[S, P, T, R]):
     """A public blocking method made from a plan method (see the module docstring); ``finish``
     turns the plan's result into the method's (most operations return it unchanged)."""
+
+    _plan: Callable[Concatenate[S, P], Plan[T]]
+    _finish: Callable[[T, httpx.Client], R]
 
     def __init__(
         self,
         plan: Callable[Concatenate[S, P], Plan[T]],
         finish: Callable[[T, httpx.Client], R],
     ) -> None:
-        self._plan = plan
-        self._finish = finish
-        self.__doc__ = plan.__doc__
+        super().__init__(plan, finish)
 
     @overload
     def __get__(self, obj: None, owner: type[Any]) -> Self: ...
@@ -298,24 +355,25 @@ class SyncOperation(Generic[S, P, T, R]):
         plan, finish = self._plan, self._finish
         http = obj._http  # type: ignore[attr-defined]
 
-        @functools.wraps(plan)
         def method(*args: P.args, **kwargs: P.kwargs) -> R:
             return finish(drive(plan(obj, *args, **kwargs), http), http)
 
+        self._present(method)
         return method
 
 
-class AsyncOperation(Generic[S, P, T, R]):
+class AsyncOperation(_Operation, Generic[S, P, T, R]):
     """A public coroutine method made from a plan method (see the module docstring)."""
+
+    _plan: Callable[Concatenate[S, P], Plan[T]]
+    _finish: Callable[[T, httpx.AsyncClient], Awaitable[R]]
 
     def __init__(
         self,
         plan: Callable[Concatenate[S, P], Plan[T]],
         finish: Callable[[T, httpx.AsyncClient], Awaitable[R]],
     ) -> None:
-        self._plan = plan
-        self._finish = finish
-        self.__doc__ = plan.__doc__
+        super().__init__(plan, finish)
 
     @overload
     def __get__(self, obj: None, owner: type[Any]) -> Self: ...
@@ -329,10 +387,10 @@ class AsyncOperation(Generic[S, P, T, R]):
         plan, finish = self._plan, self._finish
         http = obj._http  # type: ignore[attr-defined]
 
-        @functools.wraps(plan)
         async def method(*args: P.args, **kwargs: P.kwargs) -> R:
             return await finish(await adrive(plan(obj, *args, **kwargs), http), http)
 
+        self._present(method)
         return method
 
 
