@@ -127,7 +127,11 @@ def attach(store: L2CacheStore, graph: ChunkedGraph, cloudpath: str) -> None:
     cache = cache_id(graph.table_id)
 
     def on_edit(edited: ChunkedGraph, result: EditResult) -> None:
-        if result.new_lvl2_ids.size:
+        if not result.new_lvl2_ids.size:
+            return
+        try:
             store.put(cache, compute(edited, cloudpath, result.new_lvl2_ids))
+        except Exception:  # the edit is done: a cache failure must not turn it into an error
+            log.exception("L2 cache of operation %s not written", result.operation_id)
 
     graph.edit_listeners.append(on_edit)
