@@ -93,15 +93,17 @@ class _FrameworkBase:
         self,
         datastack_name: str | None = None,
         server_address: str | None = None,
-        auth_token: str | None = None,
         auth_token_file: str | os.PathLike[str] | None = None,
         auth_token_key: str | None = None,
+        auth_token: str | None = None,
+        global_only: bool = False,
         *,
         dataset_name: str | None = None,
         api_versions: Mapping[str, ApiVersionRequest] | None = None,
         timeouts: Timeouts | None = None,
         retries: RetrySettings | None = None,
         allow_insecure_http: bool = False,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if datastack_name and dataset_name and datastack_name != dataset_name:
             raise ConfigurationError(
@@ -128,13 +130,18 @@ class _FrameworkBase:
         self._services: dict[str, Any] = {}
         self._ctx = ClientContext(
             server_address=server,
-            datastack_name=datastack_name or dataset_name,
+            datastack_name=None if global_only else datastack_name or dataset_name,
             auth=TokenAuth(source.token, TrustedServers(server)),
             timeouts=timeouts or Timeouts(),
             retries=retries or RetrySettings(),
             api_versions=api_versions,
             allow_insecure_http=allow_insecure_http,
         )
+        self._http = self._connect(transport)
+
+    def _connect(self, transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None) -> Any:
+        """The pooled httpx client every sub-client sends through."""
+        raise NotImplementedError
 
     @property
     def server_address(self) -> str:
@@ -200,8 +207,10 @@ class FrameworkClient(_FrameworkBase):
         datastack_name: the datastack to work on (``dataset_name`` is accepted too). Without it,
             only the global services (auth, info, schema, state) are usable.
         server_address: the global server; default ``$DAF_SERVER_ADDRESS`` or the public one.
-        auth_token, auth_token_file, auth_token_key: where the token comes from (see
-            :mod:`dafclient.tokens` for the search order when none is given).
+        auth_token_file, auth_token_key, auth_token: where the token comes from (see
+            :mod:`dafclient.tokens` for the search order when none is given). The positional
+            order is the original client's and CAVEclient's.
+        global_only: ignore ``datastack_name`` and make a client of the global services only.
         api_versions: per service, ``"latest"`` (negotiated with the server) or a version number.
         timeouts, retries: transport settings (every request has a timeout).
         allow_insecure_http: permit plain ``http://`` to a non-loopback server.
@@ -211,23 +220,10 @@ class FrameworkClient(_FrameworkBase):
     datastack's record is fetched from the info service when a local service first needs it.
     """
 
-    def __init__(
-        self,
-        datastack_name: str | None = None,
-        server_address: str | None = None,
-        auth_token: str | None = None,
-        auth_token_file: str | os.PathLike[str] | None = None,
-        auth_token_key: str | None = None,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(
-            datastack_name, server_address, auth_token, auth_token_file, auth_token_key, **options
-        )
-        self._http = build_sync_client(
-            self._ctx.auth, self._ctx.timeouts, self._ctx.retries, transport
-        )
+    def _connect(self, transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None) -> Any:
+        if transport is not None and not isinstance(transport, httpx.BaseTransport):
+            raise ConfigurationError("FrameworkClient needs a sync transport (httpx.BaseTransport)")
+        return build_sync_client(self._ctx.auth, self._ctx.timeouts, self._ctx.retries, transport)
 
     auth: SubClient[AuthClient] = SubClient(
         "dafclient.services.auth:AuthClient",
@@ -327,23 +323,12 @@ class FrameworkClient(_FrameworkBase):
 class AsyncFrameworkClient(_FrameworkBase):
     """:class:`FrameworkClient` for asyncio: the same sub-clients, with coroutine methods."""
 
-    def __init__(
-        self,
-        datastack_name: str | None = None,
-        server_address: str | None = None,
-        auth_token: str | None = None,
-        auth_token_file: str | os.PathLike[str] | None = None,
-        auth_token_key: str | None = None,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(
-            datastack_name, server_address, auth_token, auth_token_file, auth_token_key, **options
-        )
-        self._http = build_async_client(
-            self._ctx.auth, self._ctx.timeouts, self._ctx.retries, transport
-        )
+    def _connect(self, transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None) -> Any:
+        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
+            raise ConfigurationError(
+                "AsyncFrameworkClient needs an async transport (httpx.AsyncBaseTransport)"
+            )
+        return build_async_client(self._ctx.auth, self._ctx.timeouts, self._ctx.retries, transport)
 
     auth: SubClient[AsyncAuthClient] = SubClient(
         "dafclient.services.auth:AsyncAuthClient", doc="The auth service client."

@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 import inspect
+import json
 import pydoc
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from dafclient import AsyncFrameworkClient, FrameworkClient
 from dafclient._plan import AsyncOperation, SyncOperation
+from dafclient.errors import ConfigurationError
 from dafclient.framework import SubClient
 
 SERVER = "https://daf.test"
@@ -105,3 +109,52 @@ def test_sync_and_async_clients_offer_the_same_methods(
             inspect.signature(method).return_annotation
             == inspect.signature(asynchronous[name]).return_annotation
         ), name
+
+
+@pytest.mark.parametrize("cls", [FrameworkClient, AsyncFrameworkClient])
+def test_constructor_parameters_are_explicit(cls: type[Any]) -> None:
+    parameters = inspect.signature(cls).parameters
+    assert all(p.kind is not inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    positional = [
+        name for name, p in parameters.items() if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    ]
+    # The original client's and CAVEclient's positional order.
+    assert positional == [
+        "datastack_name",
+        "server_address",
+        "auth_token_file",
+        "auth_token_key",
+        "auth_token",
+        "global_only",
+    ]
+    for name in ("timeouts", "retries", "api_versions", "transport", "allow_insecure_http"):
+        assert parameters[name].kind is inspect.Parameter.KEYWORD_ONLY
+        assert parameters[name].annotation is not inspect.Parameter.empty
+
+
+def test_a_positional_token_file_is_read_not_sent_as_the_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DAF_AUTH_TOKEN", raising=False)
+    token_file = tmp_path / "token.json"
+    token_file.write_text(json.dumps({"token": "from-the-file", "other": "other-key"}))
+    with FrameworkClient("ds", SERVER, str(token_file)) as client:
+        assert client._ctx.auth.token == "from-the-file"
+    with FrameworkClient("ds", SERVER, str(token_file), "other") as client:
+        assert client._ctx.auth.token == "other-key"
+
+
+def test_global_only_ignores_the_datastack() -> None:
+    with FrameworkClient("ds", SERVER, auth_token="t", global_only=True) as client:
+        assert client.datastack_name is None
+        with pytest.raises(ConfigurationError, match="global-only"):
+            _ = client.chunkedgraph
+    with FrameworkClient("ds", SERVER, auth_token="t") as client:
+        assert client.datastack_name == "ds"
+
+
+def test_a_transport_of_the_wrong_kind_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="sync transport"):
+        FrameworkClient("ds", SERVER, auth_token="t", transport=httpx.AsyncHTTPTransport())
+    with pytest.raises(ConfigurationError, match="async transport"):
+        AsyncFrameworkClient("ds", SERVER, auth_token="t", transport=httpx.HTTPTransport())
