@@ -275,7 +275,7 @@ def columnar_accepts(layout: AnnotationLayout, doc: Mapping[str, Any]) -> bool:
     return True
 
 
-class EngineStandIn:
+class EngineStandIn(httpx.BaseTransport):
     """Plays the AnnotationEngine for one table of ``schema_type``: the datastack record, the
     table's metadata, and posts, each annotation loaded with the real marshmallow schema."""
 
@@ -289,10 +289,10 @@ class EngineStandIn:
             server_address="https://daf.test",
             auth_token="token",
             api_versions={"annotation": 2},
-            transport=httpx.MockTransport(self._handle),
+            transport=self,
         )
 
-    def _handle(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path == "/info/api/v2/datastack/full/ds":
             return httpx.Response(200, json=DATASTACK_RECORD)
