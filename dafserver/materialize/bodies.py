@@ -135,7 +135,10 @@ def parse_body(data: Any, allowed: tuple[str, ...], required: tuple[str, ...] = 
             errors[key] = ["Missing data for required field."]
     body = QueryBody()
     for key, value in data.items():
-        if key not in allowed or value is None:
+        if key not in allowed:
+            continue
+        if value is None:
+            errors[key] = ["Field may not be null."]
             continue
         try:
             _assign(body, key, value, allowed)

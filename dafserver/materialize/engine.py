@@ -86,6 +86,8 @@ class MaterializeEngine:
         return self.catalog.versions(ds.name, include_invalid=include_invalid)
 
     def version(self, ds: Datastack, number: int) -> Version | None:
+        if not -(2**31) <= number < 2**31:
+            return None  # beyond the version column's range: no such version
         return self.catalog.version(ds.name, number)
 
     def new_version(
@@ -103,7 +105,10 @@ class MaterializeEngine:
             supervoxels=self.supervoxels,
             layouts=self._table_layouts(ds),
         )
-        expires = None if days_to_expire is None else when + timedelta(days=days_to_expire)
+        try:
+            expires = None if days_to_expire is None else when + timedelta(days=days_to_expire)
+        except OverflowError:
+            raise QueryError(400, f"days_to_expire={days_to_expire} is out of range") from None
         return freeze(self.catalog, source, when, expires_on=expires, is_merged=merged)
 
     def expire(self, version: Version) -> None:

@@ -32,6 +32,8 @@ from dafserver.services.materialize_common import (
 
 PREFIX = "/materialize/api/v2/datastack/{datastack_name}"
 VERSION = PREFIX + "/version/{version:int}"
+MAX_DAYS_TO_EXPIRE = 2_000_000
+"""Later expiries pass the year 9999 (production: a Python overflow, 500)."""
 
 Engine = Annotated[MaterializeEngine, Depends(engine_of)]
 Admin = Annotated[UserContext, Depends(require_admin())]
@@ -117,6 +119,10 @@ def create_frozen_version(
     request: Request, datastack_name: str, engine: Engine, _admin: Admin
 ) -> Response:
     days = positive_int(request, "days_to_expire", required=True)
+    if days is not None and days > MAX_DAYS_TO_EXPIRE:
+        raise ArgumentError(
+            "days_to_expire", f"days_to_expire must be at most {MAX_DAYS_TO_EXPIRE}"
+        )
     if "merge_tables" not in request.query_params:
         raise ArgumentError("merge_tables", "Missing required parameter in the query string")
     merged = flag(request, "merge_tables", True)

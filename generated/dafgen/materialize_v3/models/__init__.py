@@ -10,7 +10,6 @@ from .body_validation_errors import BodyValidationErrors
 from .body_validation_errors_schema_errors import BodyValidationErrorsSchemaErrors
 from .get_unique_string_values_response_200 import GetUniqueStringValuesResponse200
 from .get_view_schemas_response_200 import GetViewSchemasResponse200
-from .get_view_schemas_response_404_type_0 import GetViewSchemasResponse404Type0
 from .get_views_response_200 import GetViewsResponse200
 from .join_query import JoinQuery
 from .join_query_response_200_item import JoinQueryResponse200Item
@@ -50,7 +49,6 @@ __all__ = (
     "BodyValidationErrorsSchemaErrors",
     "GetUniqueStringValuesResponse200",
     "GetViewSchemasResponse200",
-    "GetViewSchemasResponse404Type0",
     "GetViewsResponse200",
     "JoinQuery",
     "JoinQueryResponse200Item",

@@ -44,7 +44,7 @@ class JoinQuery:
         suffix_map (JoinQuerySuffixMap | Unset):
         offset (int | Unset):
         limit (int | Unset):
-        desired_resolution (list[float] | Unset): nm per output unit of the positions, `[x, y, z]`.
+        desired_resolution (list[float] | Unset): nm per output unit of the positions, `[x, y, z]` (each positive).
     """
 
     tables: list[list[str]]

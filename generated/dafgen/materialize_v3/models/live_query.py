@@ -44,7 +44,7 @@ class LiveQuery:
         suffixes (LiveQuerySuffixes | Unset):
         offset (int | Unset):
         limit (int | Unset):
-        desired_resolution (list[float] | Unset): nm per output unit of the positions, `[x, y, z]`.
+        desired_resolution (list[float] | Unset): nm per output unit of the positions, `[x, y, z]` (each positive).
     """
 
     table: str

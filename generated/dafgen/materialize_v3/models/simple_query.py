@@ -41,7 +41,7 @@ class SimpleQuery:
         select_columns (list[str] | Unset):
         offset (int | Unset):
         limit (int | Unset):
-        desired_resolution (list[float] | Unset): nm per output unit of the positions, `[x, y, z]`.
+        desired_resolution (list[float] | Unset): nm per output unit of the positions, `[x, y, z]` (each positive).
     """
 
     filter_in_dict: TableFilters | Unset = UNSET

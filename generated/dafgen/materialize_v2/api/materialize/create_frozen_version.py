@@ -88,6 +88,11 @@ def _parse_response(
 
         return response_403
 
+    if response.status_code == 404:
+        response_404 = MeError.from_dict(response.json())
+
+        return response_404
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -132,7 +137,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | int]
+        Response[ArgumentErrors | MeError | MiddleAuthError | MeError | MiddleAuthError | int]
     """
 
     kwargs = _get_kwargs(
@@ -175,7 +180,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | int
+        ArgumentErrors | MeError | MiddleAuthError | MeError | MiddleAuthError | int
     """
 
     return sync_detailed(
@@ -213,7 +218,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | int]
+        Response[ArgumentErrors | MeError | MiddleAuthError | MeError | MiddleAuthError | int]
     """
 
     kwargs = _get_kwargs(
@@ -254,7 +259,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | int
+        ArgumentErrors | MeError | MiddleAuthError | MeError | MiddleAuthError | int
     """
 
     return (

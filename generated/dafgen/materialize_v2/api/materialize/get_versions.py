@@ -77,6 +77,11 @@ def _parse_response(
 
         return response_403
 
+    if response.status_code == 404:
+        response_404 = MeError.from_dict(response.json())
+
+        return response_404
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -111,7 +116,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | list[int]]
+        Response[ArgumentErrors | MeError | MiddleAuthError | MeError | MiddleAuthError | list[int]]
     """
 
     kwargs = _get_kwargs(
@@ -142,7 +147,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | list[int]
+        ArgumentErrors | MeError | MiddleAuthError | MeError | MiddleAuthError | list[int]
     """
 
     return sync_detailed(
@@ -168,7 +173,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | list[int]]
+        Response[ArgumentErrors | MeError | MiddleAuthError | MeError | MiddleAuthError | list[int]]
     """
 
     kwargs = _get_kwargs(
@@ -197,7 +202,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | list[int]
+        ArgumentErrors | MeError | MiddleAuthError | MeError | MiddleAuthError | list[int]
     """
 
     return (

@@ -32,7 +32,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ArgumentErrors | MeError | MiddleAuthError | None | list[str]:
+) -> ArgumentErrors | MeError | MiddleAuthError | list[str] | str | None:
     if response.status_code == 200:
         response_200 = cast(list[str], response.json())
 
@@ -80,7 +80,7 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        response_404 = cast(None, response.json())
+        response_404 = response.text
         return response_404
 
     if client.raise_on_unexpected_status:
@@ -91,7 +91,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ArgumentErrors | MeError | MiddleAuthError | None | list[str]]:
+) -> Response[ArgumentErrors | MeError | MiddleAuthError | list[str] | str]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -105,7 +105,7 @@ def sync_detailed(
     version: int,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[ArgumentErrors | MeError | MiddleAuthError | None | list[str]]:
+) -> Response[ArgumentErrors | MeError | MiddleAuthError | list[str] | str]:
     """Table names of a version
 
      Names of the version's valid tables. Not VD. CAVEclient uses the v2 route instead.
@@ -119,7 +119,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | None | list[str]]
+        Response[ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | list[str] | str]
     """
 
     kwargs = _get_kwargs(
@@ -139,7 +139,7 @@ def sync(
     version: int,
     *,
     client: AuthenticatedClient | Client,
-) -> ArgumentErrors | MeError | MiddleAuthError | None | list[str]:
+) -> ArgumentErrors | MeError | MiddleAuthError | list[str] | str | None:
     """Table names of a version
 
      Names of the version's valid tables. Not VD. CAVEclient uses the v2 route instead.
@@ -153,7 +153,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | None | list[str]
+        ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | list[str] | str
     """
 
     return sync_detailed(
@@ -168,7 +168,7 @@ async def asyncio_detailed(
     version: int,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[ArgumentErrors | MeError | MiddleAuthError | None | list[str]]:
+) -> Response[ArgumentErrors | MeError | MiddleAuthError | list[str] | str]:
     """Table names of a version
 
      Names of the version's valid tables. Not VD. CAVEclient uses the v2 route instead.
@@ -182,7 +182,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | None | list[str]]
+        Response[ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | list[str] | str]
     """
 
     kwargs = _get_kwargs(
@@ -200,7 +200,7 @@ async def asyncio(
     version: int,
     *,
     client: AuthenticatedClient | Client,
-) -> ArgumentErrors | MeError | MiddleAuthError | None | list[str]:
+) -> ArgumentErrors | MeError | MiddleAuthError | list[str] | str | None:
     """Table names of a version
 
      Names of the version's valid tables. Not VD. CAVEclient uses the v2 route instead.
@@ -214,7 +214,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | None | list[str]
+        ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | list[str] | str
     """
 
     return (

@@ -86,6 +86,11 @@ def _parse_response(
 
         return response_403
 
+    if response.status_code == 404:
+        response_404 = MeError.from_dict(response.json())
+
+        return response_404
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:
@@ -122,7 +127,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | list[int]]
+        Response[ArgumentErrors | MeError | MiddleAuthError | MeError | MiddleAuthError | list[int]]
     """
 
     kwargs = _get_kwargs(
@@ -156,7 +161,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | list[int]
+        ArgumentErrors | MeError | MiddleAuthError | MeError | MiddleAuthError | list[int]
     """
 
     return sync_detailed(
@@ -185,7 +190,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | list[int]]
+        Response[ArgumentErrors | MeError | MiddleAuthError | MeError | MiddleAuthError | list[int]]
     """
 
     kwargs = _get_kwargs(
@@ -217,7 +222,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | list[int]
+        ArgumentErrors | MeError | MiddleAuthError | MeError | MiddleAuthError | list[int]
     """
 
     return (

@@ -35,7 +35,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> ArgumentErrors | MeError | MiddleAuthError | ViewMetadata | None:
+) -> ArgumentErrors | MeError | MiddleAuthError | ViewMetadata | str | None:
     if response.status_code == 200:
         response_200 = ViewMetadata.from_dict(response.json())
 
@@ -83,8 +83,7 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-        response_404 = MeError.from_dict(response.json())
-
+        response_404 = response.text
         return response_404
 
     if client.raise_on_unexpected_status:
@@ -95,7 +94,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ArgumentErrors | MeError | MiddleAuthError | ViewMetadata]:
+) -> Response[ArgumentErrors | MeError | MiddleAuthError | ViewMetadata | str]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -110,7 +109,7 @@ def sync_detailed(
     view_name: str,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[ArgumentErrors | MeError | MiddleAuthError | ViewMetadata]:
+) -> Response[ArgumentErrors | MeError | MiddleAuthError | ViewMetadata | str]:
     """One view's metadata (VD)
 
     Args:
@@ -123,7 +122,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ArgumentErrors | MeError | MiddleAuthError | MeError | MiddleAuthError | ViewMetadata]
+        Response[ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | ViewMetadata | str]
     """
 
     kwargs = _get_kwargs(
@@ -145,7 +144,7 @@ def sync(
     view_name: str,
     *,
     client: AuthenticatedClient | Client,
-) -> ArgumentErrors | MeError | MiddleAuthError | ViewMetadata | None:
+) -> ArgumentErrors | MeError | MiddleAuthError | ViewMetadata | str | None:
     """One view's metadata (VD)
 
     Args:
@@ -158,7 +157,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ArgumentErrors | MeError | MiddleAuthError | MeError | MiddleAuthError | ViewMetadata
+        ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | ViewMetadata | str
     """
 
     return sync_detailed(
@@ -175,7 +174,7 @@ async def asyncio_detailed(
     view_name: str,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[ArgumentErrors | MeError | MiddleAuthError | ViewMetadata]:
+) -> Response[ArgumentErrors | MeError | MiddleAuthError | ViewMetadata | str]:
     """One view's metadata (VD)
 
     Args:
@@ -188,7 +187,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ArgumentErrors | MeError | MiddleAuthError | MeError | MiddleAuthError | ViewMetadata]
+        Response[ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | ViewMetadata | str]
     """
 
     kwargs = _get_kwargs(
@@ -208,7 +207,7 @@ async def asyncio(
     view_name: str,
     *,
     client: AuthenticatedClient | Client,
-) -> ArgumentErrors | MeError | MiddleAuthError | ViewMetadata | None:
+) -> ArgumentErrors | MeError | MiddleAuthError | ViewMetadata | str | None:
     """One view's metadata (VD)
 
     Args:
@@ -221,7 +220,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ArgumentErrors | MeError | MiddleAuthError | MeError | MiddleAuthError | ViewMetadata
+        ArgumentErrors | MeError | MiddleAuthError | MiddleAuthError | ViewMetadata | str
     """
 
     return (

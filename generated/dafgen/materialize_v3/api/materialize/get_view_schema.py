@@ -87,6 +87,11 @@ def _parse_response(
 
         return response_404
 
+    if response.status_code == 410:
+        response_410 = MeError.from_dict(response.json())
+
+        return response_410
+
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
     else:

@@ -10,9 +10,6 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.argument_errors import ArgumentErrors
 from ...models.get_view_schemas_response_200 import GetViewSchemasResponse200
-from ...models.get_view_schemas_response_404_type_0 import (
-    GetViewSchemasResponse404Type0,
-)
 from ...models.me_error import MeError
 from ...models.middle_auth_error import MiddleAuthError
 from ...types import Response
@@ -37,12 +34,7 @@ def _get_kwargs(
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> (
-    ArgumentErrors
-    | MeError
-    | MiddleAuthError
-    | GetViewSchemasResponse200
-    | GetViewSchemasResponse404Type0
-    | None
+    ArgumentErrors | MeError | MiddleAuthError | GetViewSchemasResponse200 | str | None
 ):
     if response.status_code == 200:
         response_200 = GetViewSchemasResponse200.from_dict(response.json())
@@ -91,27 +83,13 @@ def _parse_response(
         return response_403
 
     if response.status_code == 404:
-
-        def _parse_response_404(
-            data: object,
-        ) -> GetViewSchemasResponse404Type0 | MeError:
-            try:
-                if not isinstance(data, dict):
-                    raise TypeError()
-                response_404_type_0 = GetViewSchemasResponse404Type0.from_dict(data)
-
-                return response_404_type_0
-            except (TypeError, ValueError, AttributeError, KeyError):
-                pass
-            if not isinstance(data, dict):
-                raise TypeError()
-            response_404_type_1 = MeError.from_dict(data)
-
-            return response_404_type_1
-
-        response_404 = _parse_response_404(response.json())
-
+        response_404 = response.text
         return response_404
+
+    if response.status_code == 410:
+        response_410 = MeError.from_dict(response.json())
+
+        return response_410
 
     if client.raise_on_unexpected_status:
         raise errors.UnexpectedStatus(response.status_code, response.content)
@@ -122,11 +100,7 @@ def _parse_response(
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Response[
-    ArgumentErrors
-    | MeError
-    | MiddleAuthError
-    | GetViewSchemasResponse200
-    | GetViewSchemasResponse404Type0
+    ArgumentErrors | MeError | MiddleAuthError | GetViewSchemasResponse200 | str
 ]:
     return Response(
         status_code=HTTPStatus(response.status_code),
@@ -142,11 +116,7 @@ def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[
-    ArgumentErrors
-    | MeError
-    | MiddleAuthError
-    | GetViewSchemasResponse200
-    | GetViewSchemasResponse404Type0
+    ArgumentErrors | MeError | MiddleAuthError | GetViewSchemasResponse200 | str
 ]:
     """Column types of every view of a version (VD)
 
@@ -159,7 +129,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ArgumentErrors | MeError | MiddleAuthError | GetViewSchemasResponse200 | GetViewSchemasResponse404Type0 | MeError | MiddleAuthError]
+        Response[ArgumentErrors | MeError | MiddleAuthError | GetViewSchemasResponse200 | MeError | MiddleAuthError | str]
     """
 
     kwargs = _get_kwargs(
@@ -180,12 +150,7 @@ def sync(
     *,
     client: AuthenticatedClient | Client,
 ) -> (
-    ArgumentErrors
-    | MeError
-    | MiddleAuthError
-    | GetViewSchemasResponse200
-    | GetViewSchemasResponse404Type0
-    | None
+    ArgumentErrors | MeError | MiddleAuthError | GetViewSchemasResponse200 | str | None
 ):
     """Column types of every view of a version (VD)
 
@@ -198,7 +163,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ArgumentErrors | MeError | MiddleAuthError | GetViewSchemasResponse200 | GetViewSchemasResponse404Type0 | MeError | MiddleAuthError
+        ArgumentErrors | MeError | MiddleAuthError | GetViewSchemasResponse200 | MeError | MiddleAuthError | str
     """
 
     return sync_detailed(
@@ -214,11 +179,7 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
 ) -> Response[
-    ArgumentErrors
-    | MeError
-    | MiddleAuthError
-    | GetViewSchemasResponse200
-    | GetViewSchemasResponse404Type0
+    ArgumentErrors | MeError | MiddleAuthError | GetViewSchemasResponse200 | str
 ]:
     """Column types of every view of a version (VD)
 
@@ -231,7 +192,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ArgumentErrors | MeError | MiddleAuthError | GetViewSchemasResponse200 | GetViewSchemasResponse404Type0 | MeError | MiddleAuthError]
+        Response[ArgumentErrors | MeError | MiddleAuthError | GetViewSchemasResponse200 | MeError | MiddleAuthError | str]
     """
 
     kwargs = _get_kwargs(
@@ -250,12 +211,7 @@ async def asyncio(
     *,
     client: AuthenticatedClient | Client,
 ) -> (
-    ArgumentErrors
-    | MeError
-    | MiddleAuthError
-    | GetViewSchemasResponse200
-    | GetViewSchemasResponse404Type0
-    | None
+    ArgumentErrors | MeError | MiddleAuthError | GetViewSchemasResponse200 | str | None
 ):
     """Column types of every view of a version (VD)
 
@@ -268,7 +224,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ArgumentErrors | MeError | MiddleAuthError | GetViewSchemasResponse200 | GetViewSchemasResponse404Type0 | MeError | MiddleAuthError
+        ArgumentErrors | MeError | MiddleAuthError | GetViewSchemasResponse200 | MeError | MiddleAuthError | str
     """
 
     return (
