@@ -459,3 +459,34 @@ async def test_async_writes_land_validated(
     rows = stored(client, table, [mapping[ids[0]], mapping[ids[1]], from_frame, plain])
     assert [r["size"] for r in rows] == [3.5, 4.5, 2.5, 5.5]
     assert [m for m, _ in writes(arecording)] == ["POST", "POST", "PUT", "PUT", "POST"]
+
+
+def test_ignored_columns_are_left_out_and_named_ones_refused(
+    rclient: FrameworkClient, recording: Recording
+) -> None:
+    table = new_table(rclient)
+    rows = [{**synapse(0), "note": "from a notebook"}]
+    with pytest.raises(InputError, match="'note'"):
+        rclient.annotation.post_annotation(table, rows)
+    frame = flat_frame([synapse(1)])
+    frame.insert(0, "id", [5])  # a frame read back from a table: ids are not posted
+    with pytest.raises(InputError, match="ignore_columns=\\['id'\\]"):
+        rclient.annotation.post_annotation_df(table, frame)
+    assert writes(recording) == []
+    [first] = rclient.annotation.post_annotation(table, rows, ignore_columns=["note"])
+    [second] = rclient.annotation.post_annotation_df(table, frame, ignore_columns=["id"])
+    assert json.loads(writes(recording)[0][1]) == {"annotations": [synapse(0)]}
+    assert stored(rclient, table, [first, second]) == [
+        {
+            "pre_pt_position": [0, 1, 2],
+            "ctr_pt_position": [3, 4, 5],
+            "post_pt_position": [6, 7, 8],
+            "size": 0.5,
+        },
+        {
+            "pre_pt_position": [1, 2, 3],
+            "ctr_pt_position": [4, 5, 6],
+            "post_pt_position": [7, 8, 9],
+            "size": 1.5,
+        },
+    ]
