@@ -23,10 +23,10 @@ import httpx
 from dafclient.errors import (
     ConnectionFailedError,
     DafError,
+    DafTransportError,
     RateLimitedError,
     RequestTimeoutError,
     ResponseFormatError,
-    TransportError,
     error_class,
     parse_error_body,
 )
@@ -112,7 +112,7 @@ Plan: TypeAlias = Generator[Call, httpx.Response, T]
 
 
 def raise_for_status(call: Call, response: httpx.Response) -> None:
-    """Raise the :class:`HTTPError` subclass for an error status not in ``call.accept``."""
+    """Raise the :class:`DafHTTPError` subclass for an error status not in ``call.accept``."""
     status = response.status_code
     if status < 300 or status in call.accept:
         return
@@ -135,6 +135,7 @@ def raise_for_status(call: Call, response: httpx.Response) -> None:
         error_code=error_code,
         data=data,
         body=text,
+        headers=response.headers,
     )
     if isinstance(error, RateLimitedError):
         error.retry_after = retry_after_seconds(response.headers.get("retry-after"))
@@ -152,7 +153,7 @@ def read_json(call: Call, response: httpx.Response) -> Any:
         ) from exc
 
 
-def transport_error(call: Call, exc: httpx.RequestError) -> TransportError:
+def transport_error(call: Call, exc: httpx.RequestError) -> DafTransportError:
     """The dafclient error for an httpx failure to get an answer; ``sent`` says whether any of the
     request may have reached the server (a connect failure: certainly not). When the request was
     tried more than once, the message lists every attempt."""

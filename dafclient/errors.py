@@ -5,9 +5,9 @@ Everything dafclient raises on purpose derives from :class:`DafError`:
 - :class:`InputError` (also a ``ValueError``): the caller's input is wrong; nothing was sent.
 - :class:`ConfigurationError`: the client cannot be set up as asked (no datastack, unknown API
   version, no token for an operation that needs one).
-- :class:`TransportError`: no usable HTTP answer (:class:`ConnectionFailedError`,
+- :class:`DafTransportError`: no usable HTTP answer (:class:`ConnectionFailedError`,
   :class:`RequestTimeoutError`).
-- :class:`HTTPError`: the server answered with an error status; one subclass per kind of failure.
+- :class:`DafHTTPError`: the server answered with an error status; one subclass per kind of failure.
   Each carries the method, the URL (with any token removed), the status and the server's message
   parsed from whichever error body the service uses.
 - :class:`ResponseFormatError`: a success status with a body that cannot be what the route promises.
@@ -57,7 +57,7 @@ class ConfigurationError(DafError):
     """The client cannot do what was asked with the configuration it has."""
 
 
-class TransportError(DafError):
+class DafTransportError(DafError):
     """The request got no usable HTTP answer.
 
     ``sent`` is False only when the request certainly never reached the server (the connection
@@ -81,11 +81,11 @@ class TransportError(DafError):
         super().__init__(f"{message} ({method} {self.url})")
 
 
-class ConnectionFailedError(TransportError):
+class ConnectionFailedError(DafTransportError):
     """The connection could not be made, or broke before an answer arrived."""
 
 
-class RequestTimeoutError(TransportError):
+class RequestTimeoutError(DafTransportError):
     """The server did not answer within the configured timeout."""
 
 
@@ -98,7 +98,10 @@ class ResponseFormatError(DafError):
         super().__init__(f"{message} ({method} {self.url})")
 
 
-class HTTPError(DafError):
+_REQUEST_ID_HEADERS = frozenset({"x-request-id", "x-amzn-requestid", "x-cloud-trace-context"})
+
+
+class DafHTTPError(DafError):
     """The server answered with an error status.
 
     Attributes:
@@ -110,6 +113,8 @@ class HTTPError(DafError):
         error_code: the machine-readable code in middle_auth bodies (``missing_permission``...).
         data: extra structured data from the body (``tos_form_url``...), if any.
         body: the raw body text (truncated to 10 kB).
+        headers: the response's headers.
+        request_id: the server's id for the request (``X-Request-ID``), when it sent one.
     """
 
     def __init__(
@@ -123,10 +128,15 @@ class HTTPError(DafError):
         error_code: str | None = None,
         data: Mapping[str, Any] | None = None,
         body: str = "",
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.method = method
         self.url = redact_url(url)
         self.status = status
+        self.headers: Mapping[str, str] = dict(headers or {})
+        self.request_id = next(
+            (v for k, v in self.headers.items() if k.lower() in _REQUEST_ID_HEADERS), None
+        )
         self.intended_status = intended_status if intended_status is not None else status
         self.message = message
         self.error_code = error_code
@@ -141,15 +151,15 @@ class HTTPError(DafError):
         )
 
 
-class BadRequestError(HTTPError):
+class BadRequestError(DafHTTPError):
     """400: the request was malformed or refers to something invalid."""
 
 
-class AuthenticationError(HTTPError):
+class AuthenticationError(DafHTTPError):
     """401: no token, or the token is invalid or expired (or a table refused the caller)."""
 
 
-class PermissionDeniedError(HTTPError):
+class PermissionDeniedError(DafHTTPError):
     """403: the caller lacks a permission, or must accept terms of service first.
 
     ``tos_url`` is the page to accept the terms, when that is the reason; dafclient never opens it.
@@ -161,33 +171,33 @@ class PermissionDeniedError(HTTPError):
         return value if isinstance(value, str) else None
 
 
-class NotFoundError(HTTPError):
+class NotFoundError(DafHTTPError):
     """404: no such route, table, node, state or annotation."""
 
 
-class ConflictError(HTTPError):
+class ConflictError(DafHTTPError):
     """409: the change conflicts with the current state (e.g. the annotation was superseded)."""
 
 
-class PayloadTooLargeError(HTTPError):
+class PayloadTooLargeError(DafHTTPError):
     """413: too much in one request (e.g. more than 10,000 annotations in one POST)."""
 
 
-class UnprocessableError(HTTPError):
+class UnprocessableError(DafHTTPError):
     """422: the content was understood but is invalid (e.g. an annotation failing its schema)."""
 
 
-class RateLimitedError(HTTPError):
+class RateLimitedError(DafHTTPError):
     """429: too many requests; ``retry_after`` seconds if the server said."""
 
     retry_after: float | None = None
 
 
-class ServerError(HTTPError):
+class ServerError(DafHTTPError):
     """5xx: the server failed."""
 
 
-_BY_STATUS: dict[int, type[HTTPError]] = {
+_BY_STATUS: dict[int, type[DafHTTPError]] = {
     400: BadRequestError,
     401: AuthenticationError,
     403: PermissionDeniedError,
@@ -203,7 +213,7 @@ _BY_STATUS: dict[int, type[HTTPError]] = {
 _STATUS_PREFIX = re.compile(r"^\[?(?P<status>[1-5]\d\d)\]?(?: [A-Za-z' -]+)?: ")
 
 
-def error_class(status: int) -> type[HTTPError]:
+def error_class(status: int) -> type[DafHTTPError]:
     """The exception class for an HTTP ``status``."""
     if status in _BY_STATUS:
         return _BY_STATUS[status]
@@ -251,3 +261,18 @@ def parse_error_body(
     if match:
         intended = int(match.group("status"))
     return message or "(empty body)", error_code, data, intended
+
+
+_RENAMED = {"HTTPError": "DafHTTPError", "TransportError": "DafTransportError"}
+
+
+def __getattr__(name: str) -> Any:
+    """The old names of :class:`DafHTTPError` and :class:`DafTransportError` (renamed so they
+    cannot be confused with httpx's exceptions of those names), with a deprecation warning."""
+    if name in _RENAMED:
+        import warnings
+
+        new = _RENAMED[name]
+        warnings.warn(f"dafclient.errors.{name} is now {new}", DeprecationWarning, stacklevel=2)
+        return globals()[new]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

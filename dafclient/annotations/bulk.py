@@ -48,11 +48,11 @@ from dafclient.annotations.wire import (
 )
 from dafclient.errors import (
     DafError,
-    HTTPError,
+    DafHTTPError,
+    DafTransportError,
     InputError,
     RateLimitedError,
     ResponseFormatError,
-    TransportError,
 )
 
 Operation = Literal["post", "update", "delete"]
@@ -197,11 +197,11 @@ def _reason(error: DafError) -> str:
 def outcome_of_error(error: DafError) -> RowState:
     """Whether a failed request certainly did nothing (PENDING), may have (UNKNOWN), or was
     refused (FAILED)."""
-    if isinstance(error, TransportError):
+    if isinstance(error, DafTransportError):
         return RowState.UNKNOWN if error.sent else RowState.PENDING
     if isinstance(error, RateLimitedError):
         return RowState.PENDING
-    if isinstance(error, HTTPError):
+    if isinstance(error, DafHTTPError):
         if error.status in NOT_PROCESSED_STATUSES:
             return RowState.PENDING
         if error.status >= 500 and error.intended_status >= 500:

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from safety_support import MakeClient, counting_transport
 
 from dafclient import FrameworkClient
-from dafclient.errors import ConfigurationError, HTTPError, InputError
+from dafclient.errors import ConfigurationError, DafHTTPError, InputError
 from dafclient.ids import UINT64_MAX, as_id_array
 from dafclient.timestamps import to_epoch_seconds
 
-TYPED = (InputError, ConfigurationError, HTTPError)
+TYPED = (InputError, ConfigurationError, DafHTTPError)
 FIXTURES = [HealthCheck.function_scoped_fixture]
 
 scalars = st.one_of(
@@ -150,10 +150,10 @@ def test_do_merge_refuses_bad_points_before_sending(make_client: MakeClient, val
     except (TypeError, ValueError):
         array = None
     valid = array is not None and array.shape == (2, 3) and bool(np.all(np.isfinite(array)))
-    with pytest.raises((InputError, HTTPError)) as caught:
+    with pytest.raises((InputError, DafHTTPError)) as caught:
         client.chunkedgraph.do_merge([1, 2], value)
     if valid:  # good points: the request goes out (and meets the 599 of the test transport)
-        assert isinstance(caught.value, HTTPError) and sent
+        assert isinstance(caught.value, DafHTTPError) and sent
     else:
         assert isinstance(caught.value, InputError) and sent == []
         assert "coords" in str(caught.value)
@@ -226,13 +226,13 @@ def test_to_epoch_seconds_accepts_every_kind_within_range(value: Any) -> None:
 def test_get_roots_timestamp_is_checked_before_sending(make_client: MakeClient, value: Any) -> None:
     transport, sent = counting_transport()
     client = make_client(transport)
-    with pytest.raises((InputError, HTTPError)) as caught:
+    with pytest.raises((InputError, DafHTTPError)) as caught:
         client.chunkedgraph.get_roots([1, 2], timestamp=value)
     if _expected_seconds(value) is None:
         assert isinstance(caught.value, InputError) and sent == []
         assert "timestamp" in str(caught.value)
     else:  # the first request (the datastack record) meets the 599 of the test transport
-        assert isinstance(caught.value, HTTPError) and len(sent) == 1
+        assert isinstance(caught.value, DafHTTPError) and len(sent) == 1
 
 
 def test_none_is_refused_where_a_timestamp_is_required() -> None:
@@ -281,6 +281,6 @@ def test_post_annotation_df_names_a_value_json_cannot_carry(make_client: MakeCli
 
 def test_post_annotation_df_sends_timestamps_as_iso_text(client: FrameworkClient) -> None:
     df = pd.DataFrame({"pt_position": [[1, 2, 3]], "when": [pd.Timestamp("2020-01-02")]})
-    with pytest.raises(HTTPError) as caught:  # the table has no such field: the server says so
+    with pytest.raises(DafHTTPError) as caught:  # the table has no such field: the server says so
         client.annotation.post_annotation_df("cell_types", df, validate=False)
     assert caught.value.status in (400, 422)

@@ -15,7 +15,7 @@ from safety_support import Handler, Intercepting, MakeClient
 
 from dafclient import FrameworkClient
 from dafclient.errors import (
-    HTTPError,
+    DafHTTPError,
     NotFoundError,
     ResponseFormatError,
     ServerError,
@@ -144,7 +144,7 @@ def test_an_html_error_page_is_a_server_error_with_its_text(faulty: Any, status:
     "status, cls", [(500, ServerError), (502, ServerError), (404, NotFoundError)]
 )
 def test_an_empty_error_body_keeps_the_status_class(
-    faulty: Any, status: int, cls: type[HTTPError]
+    faulty: Any, status: int, cls: type[DafHTTPError]
 ) -> None:
     client = faulty(LEAVES, reply(status, b""))
     with pytest.raises(cls) as caught:
@@ -163,7 +163,7 @@ def test_an_empty_error_body_keeps_the_status_class(
     ],
 )
 def test_a_500_error_body_decides_the_class_and_message(
-    faulty: Any, body: Any, cls: type[HTTPError], words: str
+    faulty: Any, body: Any, cls: type[DafHTTPError], words: str
 ) -> None:
     content = json.dumps(body).encode() if not isinstance(body, str) else body.encode()
     client = faulty(LEAVES, reply(500, content, "text/plain"))
@@ -178,7 +178,7 @@ def test_a_500_error_body_decides_the_class_and_message(
 @given(st.sampled_from([400, 404, 409, 413, 422, 500, 502, 503]), st.binary(max_size=60))
 def test_any_error_body_gives_an_http_error(faulty: Any, status: int, content: bytes) -> None:
     client = faulty(LEAVES, reply(status, content, "text/plain"))
-    with pytest.raises(HTTPError) as caught:
+    with pytest.raises(DafHTTPError) as caught:
         client.chunkedgraph.get_leaves(1)
     assert caught.value.status == status
     assert caught.value.message

@@ -7,7 +7,7 @@ import pytest
 from safety_support import NO_RETRIES, recording_server
 
 from dafclient import FrameworkClient
-from dafclient.errors import ConfigurationError, HTTPError
+from dafclient.errors import ConfigurationError, DafHTTPError
 from dafclient.services.chunkedgraph import ChunkedGraphClient
 from dafclient.services.info import InfoServiceClient
 from dafclient.services.state import JSONService
@@ -21,7 +21,7 @@ def test_dafclient_does_not_follow_a_redirect_to_another_host() -> None:
         with FrameworkClient(
             server_address=first.url, auth_token=TOKEN, retries=NO_RETRIES
         ) as client:
-            with pytest.raises(HTTPError) as caught:
+            with pytest.raises(DafHTTPError) as caught:
                 client.info.get_datastacks()
         assert caught.value.status == 302
         assert target.url in caught.value.message  # the error says where it was sent
