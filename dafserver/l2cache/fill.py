@@ -10,18 +10,26 @@ node that cannot be computed is stored as ``{size_nm3: 0}``, as production's wor
 
 Voxels come from the supervoxel volume at mip 0 (the graph's watershed), read one atomic chunk
 at a time; the part of a chunk outside the dataset is zeros, as production's unbounded,
-fill-missing CloudVolume reads it.
+fill-missing CloudVolume reads it. A first fill of many chunks runs in one process per core
+(production: one ingest job per chunk).
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
 
 from dafserver.chunkedgraph.graph import ChunkedGraph, EditResult
+from dafserver.chunkedgraph.meta import GraphMeta
 from dafserver.l2cache.chunks import chunk_features
 from dafserver.l2cache.features import NodeFeatures
 from dafserver.l2cache.store import CacheConfig, L2CacheStore
@@ -29,6 +37,10 @@ from dafserver.services.supervoxel_lookup import open_watershed
 
 UInt64Array = npt.NDArray[np.uint64]
 log = logging.getLogger("dafserver.l2cache")
+
+PARALLEL_MIN_CHUNKS = 64
+"""A first fill of this many chunks or more runs in several processes (the medium dataset)."""
+MAX_WORKERS = 8
 
 
 def cache_id(graph_id: str) -> str:
@@ -45,9 +57,20 @@ def config_for(graph_id: str) -> CacheConfig:
     )
 
 
-def read_chunk(graph: ChunkedGraph, cloudpath: str, chunk: npt.ArrayLike) -> UInt64Array:
+@dataclass(frozen=True)
+class ChunkJob:
+    """The L2 nodes of one atomic chunk to compute, with their supervoxels as segment ids."""
+
+    coords: tuple[int, int, int]
+    first_supervoxel: int
+    """The chunk's layer-1 chunk id: supervoxel ids of the chunk are it plus a segment id."""
+    last_supervoxel: int
+    nodes: UInt64Array
+    children: list[npt.NDArray[np.uint64]]
+
+
+def read_chunk(meta: GraphMeta, cloudpath: str, chunk: npt.ArrayLike) -> UInt64Array:
     """The supervoxel volume of one atomic chunk (full chunk shape, zeros outside the data)."""
-    meta = graph.meta
     size = np.asarray(meta.chunk_size, dtype=np.int64)
     low = np.asarray(meta.voxel_offset, dtype=np.int64) + np.asarray(chunk, dtype=np.int64) * size
     volume = open_watershed(cloudpath)
@@ -63,38 +86,70 @@ def read_chunk(graph: ChunkedGraph, cloudpath: str, chunk: npt.ArrayLike) -> UIn
     return out
 
 
-def compute(
-    graph: ChunkedGraph, cloudpath: str, l2_ids: npt.ArrayLike
-) -> list[tuple[int, NodeFeatures]]:
-    """Features of the given L2 nodes, read chunk by chunk (ids not at layer 2 are skipped)."""
+def chunk_jobs(graph: ChunkedGraph, l2_ids: npt.ArrayLike) -> list[ChunkJob]:
+    """The given L2 nodes grouped by chunk (ids not at layer 2 are skipped)."""
+    layout = graph.layout
     ids = np.unique(np.asarray(l2_ids, dtype=np.uint64).reshape(-1))
-    ids = ids[graph.layout.get_layer(ids) == 2]
-    timeline = graph.state.timeline
-    chunks = graph.layout.get_chunk_id(ids)
-    results: list[tuple[int, NodeFeatures]] = []
+    ids = ids[layout.get_layer(ids) == 2]
+    chunks = layout.get_chunk_id(ids)
+    jobs = []
     for chunk_id in np.unique(chunks):
         nodes = ids[chunks == chunk_id]
-        kids, owner = timeline.children_many(nodes)
-        children = [kids[owner == i] for i in range(len(nodes))]
-        coords = graph.layout.get_chunk_coords(chunk_id)[0]
+        kids, owner = graph.state.timeline.children_many(nodes)
+        x, y, z = (int(c) for c in layout.get_chunk_coords(chunk_id)[0])
+        first = int(layout.chunk_id(1, x, y, z)[0])
+        jobs.append(
+            ChunkJob(
+                coords=(x, y, z),
+                first_supervoxel=first,
+                last_supervoxel=first + layout.segment_id_limit(1),
+                nodes=nodes,
+                children=[kids[owner == i] for i in range(len(nodes))],
+            )
+        )
+    return jobs
+
+
+def run_jobs(
+    jobs: list[ChunkJob], meta: GraphMeta, cloudpath: str
+) -> list[tuple[int, NodeFeatures]]:
+    """Features of the nodes of ``jobs``; a chunk that fails gives failed nodes, never an error
+    (production's worker stores ``{size_nm3: 0}`` for what it cannot compute)."""
+    results: list[tuple[int, NodeFeatures]] = []
+    for job in jobs:
         try:
-            volume = read_chunk(graph, cloudpath, coords)
-            labels = _segment_labels(graph, volume, coords)
-            segments = [graph.layout.get_segment_id(k) for k in children]
-            values = chunk_features(labels, nodes, segments, graph.meta.resolution)
-        except Exception:  # a worker failure leaves {size_nm3: 0}, never an error
-            log.exception("L2 features of chunk %s failed", coords.tolist())
-            values = [NodeFeatures.failed()] * len(nodes)
-        results.extend(zip((int(n) for n in nodes), values, strict=True))
+            volume = read_chunk(meta, cloudpath, job.coords)
+            labels = _segment_labels(volume, job.first_supervoxel, job.last_supervoxel)
+            segments = [k - np.uint64(job.first_supervoxel) for k in job.children]
+            values = chunk_features(labels, job.nodes, segments, meta.resolution)
+        except Exception:
+            log.exception("L2 features of chunk %s failed", list(job.coords))
+            values = [NodeFeatures.failed()] * len(job.nodes)
+        results.extend(zip((int(n) for n in job.nodes), values, strict=True))
     return results
 
 
-def _segment_labels(
-    graph: ChunkedGraph, volume: UInt64Array, coords: npt.NDArray[np.int64]
-) -> npt.NDArray[np.int64]:
+def compute(
+    graph: ChunkedGraph, cloudpath: str, l2_ids: npt.ArrayLike, workers: int = 1
+) -> list[tuple[int, NodeFeatures]]:
+    """Features of the given L2 nodes, read chunk by chunk, in ``workers`` processes when
+    there are at least :data:`PARALLEL_MIN_CHUNKS` chunks."""
+    jobs = chunk_jobs(graph, l2_ids)
+    if workers <= 1 or len(jobs) < PARALLEL_MIN_CHUNKS:
+        return run_jobs(jobs, graph.meta, cloudpath)
+    slices = [jobs[i :: workers * 4] for i in range(workers * 4)]
+    context = multiprocessing.get_context("spawn")
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            parts = pool.map(run_jobs, slices, repeat(graph.meta), repeat(cloudpath))
+            return [row for part in parts for row in part]
+    except (BrokenProcessPool, OSError) as err:  # e.g. a __main__ that cannot be re-imported
+        log.warning("L2 features in one process: the worker processes failed (%s)", err)
+        return run_jobs(jobs, graph.meta, cloudpath)
+
+
+def _segment_labels(volume: UInt64Array, first: int, last: int) -> npt.NDArray[np.int64]:
     """The chunk's supervoxel ids as their segment ids (0 stays 0)."""
-    first = int(graph.layout.chunk_id(1, *(int(c) for c in coords))[0])
-    last = first + graph.layout.segment_id_limit(1)
     labels = volume.astype(np.int64)
     labelled = volume != 0
     if labelled.any() and (int(volume[labelled].min()) < first or int(volume.max()) > last):
@@ -117,7 +172,8 @@ def fill_graph(store: L2CacheStore, graph: ChunkedGraph, cloudpath: str) -> floa
     if store.config(graph.table_id) is not None and store.count(config.l2cache_id) > 0:
         return 0.0
     started = time.perf_counter()
-    store.put(config.l2cache_id, compute(graph, cloudpath, every_l2_node(graph)))
+    workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    store.put(config.l2cache_id, compute(graph, cloudpath, every_l2_node(graph), workers))
     store.register(config)
     return time.perf_counter() - started
 

@@ -19,6 +19,7 @@ from dafclient.errors import AuthenticationError, BadRequestError
 from dafclient.services import l2cache as l2cache_module
 from dafserver.dataset.manifest import DatasetManifest
 from dafserver.dataset.volumes import read_volume
+from dafserver.l2cache import fill
 from dafserver.runner import LocalServer, running_server
 from dafserver.seed import DATASET, DATASTACK
 
@@ -279,3 +280,19 @@ def test_edits_fill_their_new_l2_ids(edit_server: LocalServer) -> None:
         for l2_id in sorted(before | after):  # the new nodes, and the old ones still cached
             expected = reference(volume, manifest.graph, l2_id, cg.get_children(l2_id))
             check_against_reference(data[str(l2_id)], expected)
+
+
+def test_a_parallel_fill_equals_the_sequential_one(
+    edit_server: LocalServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    manifest = edit_server.deployment.manifest
+    assert manifest is not None
+    graph = edit_server.deployment.graph
+    monkeypatch.setattr(fill, "PARALLEL_MIN_CHUNKS", 1)
+    ids = fill.every_l2_node(graph)[:60]
+    sequential = fill.compute(graph, manifest.segmentation_cloudpath, ids, workers=1)
+    parallel = fill.compute(graph, manifest.segmentation_cloudpath, ids, workers=2)
+    assert "worker processes failed" not in caplog.text
+    in_parallel = {i: repr(f) for i, f in parallel}
+    assert len(in_parallel) == len(parallel) == len(ids)
+    assert in_parallel == {i: repr(f) for i, f in sequential}
