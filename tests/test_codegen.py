@@ -125,3 +125,29 @@ def test_codegen_check_fails_when_generated_code_is_edited_by_hand(tmp_path: Pat
         "changed: info_v2/api/info/get_datastacks.py",
         "stale (would be removed): info_v2/notes.py",
     }
+
+
+def test_a_generator_warning_fails_codegen(tmp_path: Path) -> None:
+    """An operation the generator cannot express (here: an XML body) is a warning of
+    openapi-python-client, which drops the operation; its own --fail-on-warning makes it fail."""
+    from codegen.services import CodegenError, generate_service
+
+    spec = {
+        "openapi": "3.1.0",
+        "info": {"title": "t", "version": "1"},
+        "paths": {
+            "/x": {
+                "post": {
+                    "operationId": "post_x",
+                    "tags": ["t"],
+                    "requestBody": {"content": {"application/xml": {"schema": {"type": "object"}}}},
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        },
+    }
+    spec_path = tmp_path / "broken.yaml"
+    spec_path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    target = ServiceTarget(service="t", version="1", spec=spec_path, module="t_v1")
+    with pytest.raises(CodegenError, match="application/xml"):
+        generate_service(target, tmp_path / "out", {})
