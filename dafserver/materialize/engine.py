@@ -3,7 +3,9 @@ frozen Parquet files (DuckDB), the live annotation rows and the chunkedgraph."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
 
 SERVER_VERSION = "5.26.4"
 API_VERSIONS = [2, 3]
+DUCKDB_THREADS = 2
 
 
 def _sql_string(text: str) -> str:
@@ -54,6 +57,17 @@ class MaterializeEngine:
     def __init__(self, deployment: Deployment) -> None:
         self.deployment = deployment
         self.catalog = Catalog(deployment.engine)
+        self._duckdb = duckdb.connect(config={"threads": DUCKDB_THREADS})
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection of its own (a cursor of the shared in-memory database: opening a
+        database costs tens of milliseconds, a cursor almost nothing)."""
+        cursor = self._duckdb.cursor()
+        try:
+            yield cursor
+        finally:
+            cursor.close()
 
     # -- datastacks and layouts --------------------------------------------------------------------
     def datastack(self, name: str) -> Datastack | None:
@@ -205,7 +219,7 @@ class MaterializeEngine:
         )
 
     def view_schema(self, ds: Datastack, version: Version, view: View) -> dict[str, Any]:
-        with duckdb.connect() as connection:
+        with self.connection() as connection:
             source = self.view_source(ds, version, view, connection)
         kinds = {
             "id": "integer",
@@ -232,7 +246,7 @@ class MaterializeEngine:
     ) -> QueryResult:
         if connection is not None:
             return run_query(connection, plan)
-        with duckdb.connect() as own:
+        with self.connection() as own:
             return run_query(own, plan)
 
     def live_sources(

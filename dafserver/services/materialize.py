@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import duckdb
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
@@ -273,7 +272,7 @@ def live_query(
     for name in dict.fromkeys(names):
         check_read(request, user, engine.annotation_table(ds, name))
     warnings = engine.check_live_roots(ds, body, args.allow_invalid_root_ids)
-    with duckdb.connect() as connection:
+    with engine.connection() as connection:
         sources, _version_used = engine.live_sources(ds, body, connection)
         _check_live_selection(body, sources[0].name)
         plan = QueryPlan(
@@ -375,7 +374,7 @@ def query_view(
     warnings = (
         [f"Table Owner Notice on {view_name}: {view.notice_text}"] if view.notice_text else []
     )
-    with duckdb.connect() as connection:
+    with engine.connection() as connection:
         source = engine.view_source(ds, found, view, connection)
         plan = QueryPlan(
             [source],
