@@ -55,6 +55,13 @@ def serve(
     fault_phase: Annotated[
         str, typer.Option(help="Fail before the handler, after it, or both.")
     ] = "both",
+    new_version: Annotated[
+        int | None,
+        typer.Option(
+            help="Before serving, make a materialization version of the current annotations "
+            "that expires after this many days."
+        ),
+    ] = None,
 ) -> None:
     """Serve a local reference deployment of every DAF service (needs the ``server`` extra)."""
     try:
@@ -77,6 +84,11 @@ def serve(
     deployment = Deployment.open(data, database_url=database_url, size=size, seed=seed)
     typer.echo(f"dafserver: data in {deployment.data_dir}")
     typer.echo(f"dafserver: admin token {deployment.admin_token}")
+    if new_version is not None:
+        from dafserver.materialize.engine import freeze_now
+
+        for made in freeze_now(deployment, days_to_expire=new_version):
+            typer.echo(f"dafserver: materialized {made.datastack} version {made.version}")
     if write_token:
         path = write_token_file(
             server_token_file(f"http://{host}:{port}"), deployment.admin_token, overwrite=True

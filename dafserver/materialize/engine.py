@@ -362,3 +362,15 @@ class MaterializeEngine:
                 seen.setdefault(None if value is None else str(value), None)
             out[name] = list(seen)
         return out
+
+
+def freeze_now(deployment: Deployment, days_to_expire: int) -> list[Version]:
+    """A new version of the current state of every datastack whose chunkedgraph is served."""
+    engine = MaterializeEngine(deployment)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    made = []
+    for name in deployment.info.datastack_names():
+        ds = engine.datastack(name)
+        if ds is not None and ds.pcg_table in deployment.graphs:
+            made.append(engine.new_version(ds, now, days_to_expire=days_to_expire, merged=True))
+    return made

@@ -207,3 +207,16 @@ def test_create_frozen_version_and_immutability(fresh_server: LocalServer) -> No
             headers={"Authorization": f"Bearer {token}"},
         )
         assert refused.status_code == 403
+
+
+def test_freeze_now_behind_serve_new_version(fresh_server: LocalServer) -> None:
+    from dafserver.materialize.engine import freeze_now
+
+    admin = {"Authorization": f"Bearer {fresh_server.admin_token}"}
+    with httpx.Client(base_url=fresh_server.base_url, headers=admin, timeout=60) as http:
+        before = http.get(f"{V3}/versions").json()
+        (made,) = freeze_now(fresh_server.deployment, days_to_expire=5)
+        after = http.get(f"{V3}/versions").json()
+        assert after == [*before, made.version] and made.version == max(before) + 1
+        count = http.get(f"{V2}/version/{made.version}/table/synapses/count").json()
+        assert count == http.get(f"{V2}/version/{max(before)}/table/synapses/count").json()
