@@ -63,6 +63,7 @@ SPLIT_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 """The flat columns of each vector attribute (CAVEclient's ``get_l2data_table`` names)."""
+_SHAPES = {"pca": (3, 3), "chunk_intersect_count": (2, 3)}
 ATTRIBUTES = tuple(sorted((*SCALAR_ATTRIBUTES, *SPLIT_COLUMNS)))
 """Every attribute PCGL2Cache 1.3.1 serves."""
 
@@ -90,30 +91,23 @@ def l2data_frame(
 
     names = list(ATTRIBUTES if attributes is None else attributes)
     rows = [data.get(str(i), {}) for i in ids.tolist()]
+    nan = float("nan")
     columns: dict[str, Any] = {}
     for name in names:
         if name not in SPLIT_COLUMNS:
-            columns[name] = np.array([_scalar(r.get(name)) for r in rows], dtype=np.float64)
+            columns[name] = np.array([r.get(name, nan) for r in rows], dtype=np.float64)
             continue
         flat = SPLIT_COLUMNS[name]
-        values = np.full((len(rows), len(flat)), np.nan)
-        for row, entry in enumerate(rows):
-            value = entry.get(name)
-            if value is not None:
-                values[row] = np.asarray(value, dtype=np.float64).reshape(-1)
+        shape = _SHAPES.get(name, (len(flat),))
+        missing = np.full(shape, nan).tolist()
+        values = np.array([r.get(name, missing) for r in rows], dtype=np.float64)
+        values = values.reshape(len(rows), len(flat))
         if split_columns:
             columns.update({column: values[:, k] for k, column in enumerate(flat)})
         else:
-            shape = (3, 3) if name == "pca" else (2, 3) if name == "chunk_intersect_count" else (3,)
             columns[name] = [None if np.isnan(v[0]) else v.reshape(shape) for v in values]
     index = pd.Index(ids, dtype="uint64", name="l2_id")
     return pd.DataFrame(columns, index=index)
-
-
-def _scalar(value: Any) -> float:
-    if value is None:
-        return float("nan")
-    return float(value)
 
 
 class L2CacheBase(ServiceClient):
@@ -178,7 +172,7 @@ class L2CacheBase(ServiceClient):
         data = (yield from self._l2data_batches(ids, names)) if ids.size else {}
         if as_dict:
             return {str(i): data.get(str(i), {}) for i in ids.tolist()}
-        return l2data_frame(data, ids, names, split_columns)
+        return self._frame(data, ids, names, split_columns)
 
     def _get_l2data_table(
         self,
@@ -190,7 +184,18 @@ class L2CacheBase(ServiceClient):
         ids = np.unique(as_id_array(l2_ids, name="l2_ids"))
         names = _attribute_list(attributes)
         data = (yield from self._l2data_batches(ids, names)) if ids.size else {}
-        return l2data_frame(data, ids, names, split_columns)
+        return self._frame(data, ids, names, split_columns)
+
+    @staticmethod
+    def _frame(
+        data: L2Data, ids: IdArray, names: list[str] | None, split_columns: bool
+    ) -> pd.DataFrame:
+        try:
+            return l2data_frame(data, ids, names, split_columns)
+        except (TypeError, ValueError) as exc:
+            raise ResponseFormatError(
+                f"L2 cache values of an unexpected shape or type: {exc}", method="POST", url=""
+            ) from exc
 
     def _cache_metadata(self) -> Plan[dict[str, str]]:
         """Attribute name → the numpy dtype it is *stored* in (``"<class 'numpy.uint32'>"``)."""
