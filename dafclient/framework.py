@@ -29,12 +29,13 @@ if TYPE_CHECKING:
     from dafclient.services.chunkedgraph import AsyncChunkedGraphClient, ChunkedGraphClient
     from dafclient.services.info import AsyncInfoServiceClient, InfoServiceClient
     from dafclient.services.l2cache import AsyncL2CacheClient, L2CacheClient
+    from dafclient.services.materialize import AsyncMaterializeClient, MaterializeClient
     from dafclient.services.schema import AsyncSchemaClient, SchemaClient
     from dafclient.services.state import AsyncJSONService, JSONService
     from dafclient.timestamps import TimestampLike
 
 KNOWN_SERVICES = frozenset(
-    {"auth", "info", "schema", "state", "annotation", "chunkedgraph", "l2cache"}
+    {"auth", "info", "schema", "state", "annotation", "chunkedgraph", "l2cache", "materialize"}
 )
 
 
@@ -261,6 +262,11 @@ class FrameworkClient(_FrameworkBase):
         local=True,
         doc="The datastack's L2 cache client (per-L2-node shape features).",
     )
+    materialize: SubClient[MaterializeClient] = SubClient(
+        "dafclient.services.materialize:MaterializeClient",
+        local=True,
+        doc="The datastack's materialization client (versions and queries of annotation tables).",
+    )
 
     def make_lookup_client(
         self,
@@ -361,6 +367,11 @@ class AsyncFrameworkClient(_FrameworkBase):
         "dafclient.services.l2cache:AsyncL2CacheClient",
         local=True,
         doc="The L2 cache client.",
+    )
+    materialize: SubClient[AsyncMaterializeClient] = SubClient(
+        "dafclient.services.materialize:AsyncMaterializeClient",
+        local=True,
+        doc="The materialization client.",
     )
 
     async def aclose(self) -> None:
