@@ -198,6 +198,18 @@ def test_create_frozen_version_and_immutability(fresh_server: LocalServer) -> No
         assert 424242 in fresh["func_id"].tolist()
         again = frame_of(query(http, f"{V3}/version/{old}/table/functional_coreg/query", {}))
         pd.testing.assert_frame_equal(snapshot, again)
+        split = http.post(
+            "/materialize/api/v2/materialize/run/create_frozen/datastack/synthetic",
+            params={"days_to_expire": 3, "merge_tables": "false"},
+        )
+        assert split.status_code == 200
+        split_version = max(http.get(f"{V3}/versions").json())
+        assert http.get(f"{V3}/version/{split_version}").json()["is_merged"] is False
+        rows = frame_of(
+            query(http, f"{V3}/version/{split_version}/table/functional_coreg/query", {})
+        )
+        assert {"created", "superceded_id"} <= set(rows.columns)
+        assert rows["id"].tolist() == fresh["id"].tolist()
         viewer_id = fresh_server.deployment.auth.create_user("plain", "plain@dafserver.local")
         fresh_server.deployment.auth.add_to_group(viewer_id, "viewers")
         token = fresh_server.deployment.auth.create_token(viewer_id)
