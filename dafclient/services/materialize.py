@@ -15,8 +15,8 @@ unless ``split_positions=True``. ``df.attrs`` holds the server's ``dataframe_res
 Differences from CAVEclient: ``filter_out_dict`` is sent (as ``filter_notin_dict``) *and* applied to
 the returned rows, because production ignores it (so with a ``limit`` fewer rows can come back);
 responses are read as Arrow when pyarrow is installed, else as JSON records. This module is the
-start of the client half: views, ``synapse_query``, client-side timestamp queries and reference
-merging are still to come.
+start of the client half: ``synapse_query``, client-side timestamp queries (``query_table(timestamp=)``)
+and reference merging are still to come.
 """
 
 from __future__ import annotations
@@ -31,12 +31,18 @@ import numpy as np
 from dafgen.materialize_v2.api.materialize import get_table_count, get_tables
 from dafgen.materialize_v3.api.materialize import (
     get_table_metadata,
+    get_unique_string_values,
     get_version_metadata,
     get_versions,
     get_versions_metadata,
+    get_view_metadata,
+    get_view_schema,
+    get_view_schemas,
+    get_views,
     join_query,
     live_query,
     query_table,
+    query_view,
 )
 
 from dafclient import _generated as gen
@@ -436,14 +442,115 @@ class MaterializeBase(ServiceClient):
         frame = decode_query(request, (yield request), split_positions)
         return self._post_filter(frame, filters)
 
+    # -- views and string values -------------------------------------------------------------------
+    def _json_get(
+        self, endpoint: Any, *args: Any, accept: frozenset[int] = frozenset()
+    ) -> Plan[Any]:
+        request = gen.call(
+            endpoint, (yield from self._server()), self._datastack(), *args, accept=accept
+        )
+        response = yield request
+        return None if response.status_code in accept else read_json(request, response)
+
+    def _get_views(self, version: int | None = None) -> Plan[dict[str, dict[str, Any]]]:
+        """The views of a version: ``{name: {"id", "description"}}``."""
+        number = yield from self._resolve_version(version)
+        data = yield from self._json_get(get_views, number)
+        if not isinstance(data, dict):
+            raise ResponseFormatError("expected an object of views", method="GET", url="")
+        return data
+
+    def _get_view_metadata(
+        self, view_name: str, materialization_version: int | None = None
+    ) -> Plan[dict[str, Any]]:
+        """A view's metadata (``voxel_resolution`` ``[x, y, z]`` added)."""
+        number = yield from self._resolve_version(materialization_version)
+        data = yield from self._json_get(get_view_metadata, number, view_name)
+        if not isinstance(data, dict):
+            raise ResponseFormatError("expected an object", method="GET", url="")
+        record = dict(data)
+        record["voxel_resolution"] = [record.get(f"voxel_resolution_{a}") for a in _AXES]
+        return record
+
+    def _get_view_schema(
+        self, view_name: str, materialization_version: int | None = None
+    ) -> Plan[dict[str, Any]]:
+        """A view's columns: ``{column: {"type": …, "format"?: …}}``."""
+        number = yield from self._resolve_version(materialization_version)
+        data = yield from self._json_get(get_view_schema, number, view_name)
+        if not isinstance(data, dict):
+            raise ResponseFormatError("expected an object", method="GET", url="")
+        return data
+
+    def _get_view_schemas(
+        self, materialization_version: int | None = None
+    ) -> Plan[dict[str, dict[str, Any]]]:
+        """Every view's columns (``{}`` when the version has no view)."""
+        number = yield from self._resolve_version(materialization_version)
+        data = yield from self._json_get(get_view_schemas, number, accept=frozenset({404}))
+        return {} if data is None else dict(data)
+
+    def _query_view(
+        self,
+        view_name: str,
+        *,
+        filter_in_dict: Mapping[str, Iterable[Any]] | None = None,
+        filter_out_dict: Mapping[str, Iterable[Any]] | None = None,
+        filter_equal_dict: Mapping[str, Any] | None = None,
+        filter_greater_dict: Mapping[str, Any] | None = None,
+        filter_less_dict: Mapping[str, Any] | None = None,
+        filter_greater_equal_dict: Mapping[str, Any] | None = None,
+        filter_less_equal_dict: Mapping[str, Any] | None = None,
+        filter_spatial_dict: Mapping[str, Sequence[Sequence[float]]] | None = None,
+        filter_regex_dict: Mapping[str, str] | None = None,
+        select_columns: Sequence[str] | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+        desired_resolution: Sequence[float] | None = None,
+        split_positions: bool = False,
+        materialization_version: int | None = None,
+        random_sample: int | None = None,
+        get_counts: bool = False,
+    ) -> Plan[pd.DataFrame]:
+        """Rows of a view at a version; filters keyed by column, as in :meth:`query_table`."""
+        number = yield from self._resolve_version(materialization_version)
+        filters = {
+            kind: {view_name: dict(value)} for kind, value in self._table_filters(locals()).items()
+        }
+        body = self._body(filters, offset, limit, desired_resolution)
+        if select_columns is not None:
+            body["select_columns"] = list(select_columns)
+        request = self._query_call(
+            gen.call(
+                query_view,
+                (yield from self._server()),
+                self._datastack(),
+                number,
+                view_name,
+                body=gen.RawBody(body),
+                count=get_counts,
+                random_sample=random_sample,
+            )
+        )
+        frame = decode_query(request, (yield request), split_positions)
+        return self._post_filter(frame, filters)
+
+    def _get_unique_string_values(self, table: str) -> Plan[dict[str, list[str | None]]]:
+        """Distinct values of each string column of a live table."""
+        data = yield from self._json_get(get_unique_string_values, table)
+        if not isinstance(data, dict):
+            raise ResponseFormatError("expected an object", method="GET", url="")
+        return {str(k): list(v) for k, v in data.items()}
+
     # -- helpers -----------------------------------------------------------------------------------
     @staticmethod
-    def _table_filters(arguments: Mapping[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
-        out: dict[str, dict[str, dict[str, Any]]] = {}
+    def _table_filters(arguments: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+        """The filter arguments given (by name, from the calling method's arguments)."""
+        out: dict[str, dict[str, Any]] = {}
         for kind in FILTER_KINDS:
             value = arguments.get(kind)
             if value is not None:
-                out[kind] = {str(t): dict(c) for t, c in value.items()}
+                out[kind] = {str(k): v for k, v in value.items()}
         return out
 
     @staticmethod
@@ -489,6 +596,12 @@ class MaterializeClient(SyncBinding, MaterializeBase):
     query_table = sync_op(MaterializeBase._query_table)
     join_query = sync_op(MaterializeBase._join_query)
     live_live_query = sync_op(MaterializeBase._live_live_query)
+    get_views = sync_op(MaterializeBase._get_views)
+    get_view_metadata = sync_op(MaterializeBase._get_view_metadata)
+    get_view_schema = sync_op(MaterializeBase._get_view_schema)
+    get_view_schemas = sync_op(MaterializeBase._get_view_schemas)
+    query_view = sync_op(MaterializeBase._query_view)
+    get_unique_string_values = sync_op(MaterializeBase._get_unique_string_values)
 
 
 class AsyncMaterializeClient(AsyncBinding, MaterializeBase):
@@ -505,6 +618,12 @@ class AsyncMaterializeClient(AsyncBinding, MaterializeBase):
     query_table = async_op(MaterializeBase._query_table)
     join_query = async_op(MaterializeBase._join_query)
     live_live_query = async_op(MaterializeBase._live_live_query)
+    get_views = async_op(MaterializeBase._get_views)
+    get_view_metadata = async_op(MaterializeBase._get_view_metadata)
+    get_view_schema = async_op(MaterializeBase._get_view_schema)
+    get_view_schemas = async_op(MaterializeBase._get_view_schemas)
+    query_view = async_op(MaterializeBase._query_view)
+    get_unique_string_values = async_op(MaterializeBase._get_unique_string_values)
 
 
 __all__ = [

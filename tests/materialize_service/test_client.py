@@ -78,3 +78,23 @@ async def test_async_client_gives_the_same_rows(aclient: Any, client: Any) -> No
     frame = await aclient.materialize.query_table("functional_coreg")
     expected = client.materialize.query_table("functional_coreg")
     pd.testing.assert_frame_equal(frame, expected)
+
+
+def test_views_and_string_values(
+    client: Any, http: httpx.Client, versions: tuple[int, int]
+) -> None:
+    views = client.materialize.get_views()
+    assert views == http.get(f"{V3}/version/{versions[1]}/views").json()
+    metadata = client.materialize.get_view_metadata("synapse_graph")
+    assert metadata["voxel_resolution"] == [8.0, 8.0, 40.0]
+    schema = client.materialize.get_view_schema("synapse_graph")
+    assert client.materialize.get_view_schemas() == {"synapse_graph": schema}
+    synapses = client.materialize.query_table("synapses")
+    crossing = synapses[synapses["pre_pt_root_id"] != synapses["post_pt_root_id"]]
+    big = client.materialize.query_view("synapse_graph", filter_greater_dict={"size": 300.0})
+    assert big["id"].tolist() == crossing[crossing["size"] > 300.0]["id"].tolist()
+    assert isinstance(big["ctr_pt_position"].iloc[0], np.ndarray)
+    values = client.materialize.get_unique_string_values("cell_types")
+    assert set(values["cell_type"]) == set(
+        client.materialize.query_table("cell_types")["cell_type"]
+    )
