@@ -212,7 +212,33 @@ def _answered(budget: Budget | None) -> None:
         budget.answered()
 
 
-def drive(plan: Plan[T], http: httpx.Client) -> T:
+_PARSE_FAILURES = (KeyError, IndexError, TypeError, ValueError, AttributeError)
+"""What reading a reply of an unexpected shape raises in a plan (a missing key, a string where
+a number belongs...), turned by the drivers into :class:`ResponseFormatError`."""
+
+
+def _parse(plan: Plan[T], call: Call, response: httpx.Response, operation: str | None) -> Call:
+    """Hand ``response`` to ``plan``: every success body goes through this one checked step, so
+    a reply of the wrong shape is a :class:`ResponseFormatError`, never a bare ``KeyError``."""
+    try:
+        return plan.send(response)
+    except ResponseFormatError as exc:
+        if exc.operation is None:
+            exc.operation = operation
+        raise
+    except _PARSE_FAILURES as exc:
+        if isinstance(exc, DafError):
+            raise
+        where = f"{operation}: " if operation else ""
+        raise ResponseFormatError(
+            f"{where}the reply is not what the route returns ({type(exc).__name__}: {exc})",
+            method=call.method,
+            url=str(response.request.url),
+            operation=operation,
+        ) from exc
+
+
+def drive(plan: Plan[T], http: httpx.Client, operation: str | None = None) -> T:
     """Run ``plan`` to completion with blocking I/O.
 
     A failed request is thrown into the plan, so a plan can handle it (version negotiation falls
@@ -229,13 +255,13 @@ def drive(plan: Plan[T], http: httpx.Client) -> T:
                 call = plan.throw(exc)
             else:
                 _answered(budget)
-                call = plan.send(response)
+                call = _parse(plan, call, response, operation)
     except StopIteration as done:
         result: T = done.value
         return result
 
 
-async def adrive(plan: Plan[T], http: httpx.AsyncClient) -> T:
+async def adrive(plan: Plan[T], http: httpx.AsyncClient, operation: str | None = None) -> T:
     """Run ``plan`` to completion on the event loop (errors are thrown in, as in :func:`drive`)."""
     budget = call_budget(http)
     try:
@@ -247,7 +273,7 @@ async def adrive(plan: Plan[T], http: httpx.AsyncClient) -> T:
                 call = plan.throw(exc)
             else:
                 _answered(budget)
-                call = plan.send(response)
+                call = _parse(plan, call, response, operation)
     except StopIteration as done:
         result: T = done.value
         return result
@@ -353,11 +379,11 @@ class SyncOperation(_Operation, Generic[S, P, T, R]):
     def __get__(self, obj: S | None, owner: type[Any]) -> Self | Callable[P, R]:
         if obj is None:
             return self
-        plan, finish = self._plan, self._finish
+        plan, finish, name = self._plan, self._finish, self.__qualname__
         http = obj._http  # type: ignore[attr-defined]
 
         def method(*args: P.args, **kwargs: P.kwargs) -> R:
-            return finish(drive(plan(obj, *args, **kwargs), http), http)
+            return finish(drive(plan(obj, *args, **kwargs), http, name), http)
 
         self._present(method)
         return method
@@ -385,11 +411,11 @@ class AsyncOperation(_Operation, Generic[S, P, T, R]):
     ) -> Self | Callable[P, Coroutine[Any, Any, R]]:
         if obj is None:
             return self
-        plan, finish = self._plan, self._finish
+        plan, finish, name = self._plan, self._finish, self.__qualname__
         http = obj._http  # type: ignore[attr-defined]
 
         async def method(*args: P.args, **kwargs: P.kwargs) -> R:
-            return await finish(await adrive(plan(obj, *args, **kwargs), http), http)
+            return await finish(await adrive(plan(obj, *args, **kwargs), http, name), http)
 
         self._present(method)
         return method

@@ -90,11 +90,18 @@ class RequestTimeoutError(DafTransportError):
 
 
 class ResponseFormatError(DafError):
-    """A success response whose body is not what the route returns (e.g. truncated binary)."""
+    """A success response whose body is not what the route returns (e.g. truncated binary).
 
-    def __init__(self, message: str, *, method: str, url: str) -> None:
+    ``operation`` names the dafclient method that read it (``ChunkedGraphClient.get_root_id``),
+    when known.
+    """
+
+    def __init__(
+        self, message: str, *, method: str, url: str, operation: str | None = None
+    ) -> None:
         self.method = method
         self.url = redact_url(url)
+        self.operation = operation
         super().__init__(f"{message} ({method} {self.url})")
 
 

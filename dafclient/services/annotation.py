@@ -409,11 +409,13 @@ class AnnotationClientBase(ServiceClient):
         records: list[dict[str, Any]] | EncodedJson,
         aligned_volume_name: str | None,
         count: int | None = None,
+        expect: tuple[type[Any], str] | None = None,
     ) -> Plan[Any]:
         """Send one batch of annotations to ``endpoint`` (POST or PUT) and return its JSON.
 
         ``records`` is the list of annotations, or their ``{"annotations": [...]}`` body already
-        encoded (then ``count`` says how many it holds).
+        encoded (then ``count`` says how many it holds). ``expect`` is the type the reply must
+        have and its description, for the error when it has not.
         """
         size = len(records) if isinstance(records, list) else count
         if size is not None and size > MAX_ANNOTATIONS_PER_REQUEST:
@@ -430,7 +432,29 @@ class AnnotationClientBase(ServiceClient):
             table_name=table_name,
             body=gen.RawBody(body),
         )
-        return read_json(request, (yield request))
+        reply = read_json(request, (yield request))
+        if expect is not None and not isinstance(reply, expect[0]):
+            raise ResponseFormatError(
+                f"expected {expect[1]}", method=request.method, url=request.url
+            )
+        return reply
+
+    def _update(
+        self,
+        table_name: str,
+        records: list[dict[str, Any]] | EncodedJson,
+        aligned_volume_name: str | None,
+        count: int | None,
+    ) -> Plan[dict[int, int]]:
+        """Send one batch of replacements; the service's old id → new id mapping."""
+        server, volume = yield from self._volume(aligned_volume_name)
+        mapping = yield from self._write(update_annotations, table_name, records, volume, count)
+        if not isinstance(mapping, Mapping):
+            url = (
+                f"{server}/annotation/api/v2/aligned_volume/{volume}/table/{table_name}/annotations"
+            )
+            raise ResponseFormatError("expected a mapping of old to new ids", method="PUT", url=url)
+        return {int(k): int(v) for k, v in mapping.items()}
 
     def _post_annotation(
         self,
@@ -500,14 +524,7 @@ class AnnotationClientBase(ServiceClient):
         body, count = yield from self._write_body(
             table_name, data, True, aligned_volume_name, validate, ignore_columns
         )
-        mapping = yield from self._write(
-            update_annotations, table_name, body, aligned_volume_name, count
-        )
-        if not isinstance(mapping, Mapping):
-            raise ResponseFormatError(
-                "expected a mapping of old to new ids", method="PUT", url=table_name
-            )
-        return {int(k): int(v) for k, v in mapping.items()}
+        return (yield from self._update(table_name, body, aligned_volume_name, count))
 
     def _update_annotation_df(
         self,
@@ -842,14 +859,7 @@ class AnnotationClientBase(ServiceClient):
     def _update_rows(
         self, table: str, volume: str, body: bytes, old_ids: list[int]
     ) -> Plan[list[int | None]]:
-        mapping = yield from self._write(
-            update_annotations, table, EncodedJson(body), volume, len(old_ids)
-        )
-        if not isinstance(mapping, Mapping):
-            raise ResponseFormatError(
-                "expected a mapping of old to new ids", method="PUT", url=table
-            )
-        new = {int(k): int(v) for k, v in mapping.items()}
+        new = yield from self._update(table, EncodedJson(body), volume, len(old_ids))
         return [new.get(old) for old in old_ids]
 
     def _delete_rows(
