@@ -53,11 +53,13 @@ GENERATOR_OPTIONS: tuple[str, ...] = (
     "--use-annotated",
     "--disable-timestamp",
     "--formatters=builtin",
+    f"--custom-template-dir={Path(__file__).parent / 'templates'}",
 )
 """Fixed datamodel-codegen options. ``--reuse-scope=tree`` puts the point classes used by
 several types into one ``shared`` module, so a ``BoundSpatialPoint`` is the same class in every
 annotation type (a type whose top-level class is itself such a point, ``derived_spatial_point``,
-gets no module of its own); ``--keyword-only`` makes field order irrelevant to construction;
+gets no module of its own); ``templates/Enum.jinja2`` is the generator's enum template plus a
+hook that refuses booleans (see ``refusing_booleans``); ``--keyword-only`` makes field order irrelevant to construction;
 ``--use-annotated`` writes defaults as plain assignments, which type checkers read as defaults
 (``Field(None)`` is not, without the pydantic mypy plugin); ``--skip-root-model`` drops the
 ``Model`` alias each file would otherwise get for its top-level ``$ref``."""
@@ -254,6 +256,7 @@ def render_runtime() -> str:
         "from typing import Annotated, Any",
         "",
         "from pydantic import BeforeValidator, Field",
+        "from pydantic_core import CoreSchema, core_schema",
         "",
         "",
         "def exact_integer(value: Any) -> Any:",
@@ -279,6 +282,19 @@ def render_runtime() -> str:
         "    if isinstance(value, bool) or type(value).__name__ in ('bool', 'bool_'):",
         '        raise ValueError("a boolean is not a number")',
         "    return value",
+        "",
+        "",
+        "def refuse_boolean(value: Any) -> Any:",
+        '    """Refuse booleans (marshmallow\'s OneOf fields do; pydantic takes ``True`` as ``1``)."""',
+        "    if isinstance(value, bool) or type(value).__name__ in ('bool', 'bool_'):",
+        '        raise ValueError("a boolean is not one of the choices")',
+        "    return value",
+        "",
+        "",
+        "def refusing_booleans(source: Any, handler: Any) -> CoreSchema:",
+        '    """An enum\'s own schema (from pydantic\'s ``handler``) behind a check that refuses',
+        '    booleans; the generated enums\' ``__get_pydantic_core_schema__``."""',
+        "    return core_schema.no_info_before_validator_function(refuse_boolean, handler(source))",
         "",
         "",
         f"{NUMBER_TYPE} = Annotated[float, BeforeValidator(finite_number), Field(allow_inf_nan=False)]",

@@ -288,4 +288,10 @@ def _make_enum(
     cls = factory(class_name, list(zip(names, values, strict=True)), module=__name__)
     if doc:
         cls.__doc__ = str(doc)
+    # As the generated enums do (codegen/templates/Enum.jinja2): booleans are refused.
+    cls.__get_pydantic_core_schema__ = classmethod(_refusing_booleans)
     return cls
+
+
+def _refusing_booleans(cls: Any, source: Any, handler: Any) -> Any:
+    return _runtime.refusing_booleans(source, handler)

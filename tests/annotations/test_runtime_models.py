@@ -241,3 +241,25 @@ def test_unsupported_keywords_are_refused() -> None:
     schema["definitions"]["CellTypeLocal"]["properties"]["cell_type"]["pattern"] = "^[a-z]+$"
     with pytest.raises(UnsupportedSchemaError, match="pattern"):
         build_model("cell_type_local", schema)
+
+
+@pytest.mark.parametrize(
+    ("schema_type", "field", "good"),
+    [("plastic_synapse", "plasticity", 1), ("bouton_shape", "shape", "potato")],
+)
+def test_enum_fields_refuse_booleans_like_marshmallow(
+    schema_type: str, field: str, good: Any
+) -> None:
+    """pydantic takes ``True`` for an enum member ``1``; marshmallow's fields refuse booleans, and
+    so do the generated and the run-time models, for integer and string enums alike."""
+    point = {"position": [1, 2, 3]}
+    generated = MODELS[schema_type]
+    runtime = build_model(schema_type, SCHEMAS[schema_type])
+    names = {f.name for f in dataclasses.fields(generated)}
+    row: dict[str, Any] = {name: point for name in names if name.endswith("_pt")}
+    if "target_id" in names:
+        row["target_id"] = 1
+    for model in (generated, runtime):
+        assert getattr(model(**row, **{field: good}), field) == good
+        with pytest.raises(ValidationError):
+            model(**row, **{field: True})

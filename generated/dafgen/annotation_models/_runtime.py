@@ -15,6 +15,7 @@ import operator
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
+from pydantic_core import CoreSchema, core_schema
 
 
 def exact_integer(value: Any) -> Any:
@@ -40,6 +41,19 @@ def finite_number(value: Any) -> Any:
     if isinstance(value, bool) or type(value).__name__ in ('bool', 'bool_'):
         raise ValueError("a boolean is not a number")
     return value
+
+
+def refuse_boolean(value: Any) -> Any:
+    """Refuse booleans (marshmallow's OneOf fields do; pydantic takes ``True`` as ``1``)."""
+    if isinstance(value, bool) or type(value).__name__ in ('bool', 'bool_'):
+        raise ValueError("a boolean is not one of the choices")
+    return value
+
+
+def refusing_booleans(source: Any, handler: Any) -> CoreSchema:
+    """An enum's own schema (from pydantic's ``handler``) behind a check that refuses
+    booleans; the generated enums' ``__get_pydantic_core_schema__``."""
+    return core_schema.no_info_before_validator_function(refuse_boolean, handler(source))
 
 
 Number = Annotated[float, BeforeValidator(finite_number), Field(allow_inf_nan=False)]

@@ -23,6 +23,14 @@ class Shape(StrEnum):
     basmati = 'basmati'
     potato = 'potato'
 
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: object, handler: object) -> object:
+        """Refuse booleans before the members are matched, as marshmallow's fields do
+        (pydantic takes ``True`` for the member ``1``)."""
+        from ._runtime import refusing_booleans
+
+        return refusing_booleans(source, handler)
+
 
 @dataclass(kw_only=True, config=ConfigDict(extra='allow', arbitrary_types_allowed=True))
 class BoutonShape:

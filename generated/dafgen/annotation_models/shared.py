@@ -52,6 +52,14 @@ class Hemisphere(StrEnum):
     M = 'M'
     U = 'U'
 
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: object, handler: object) -> object:
+        """Refuse booleans before the members are matched, as marshmallow's fields do
+        (pydantic takes ``True`` for the member ``1``)."""
+        from ._runtime import refusing_booleans
+
+        return refusing_booleans(source, handler)
+
 
 @dataclass(kw_only=True, config=ConfigDict(extra='forbid', arbitrary_types_allowed=True))
 class DerivedSpatialPoint:
