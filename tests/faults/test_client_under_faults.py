@@ -93,14 +93,17 @@ def _plain(value: Any, server: LocalServer) -> Any:
     return value
 
 
+def _settings(server: LocalServer) -> dict[str, Any]:
+    return {
+        "server_address": server.base_url,
+        "auth_token": server.admin_token,
+        "retries": RETRIES,
+        "timeouts": TIMEOUTS,
+    }
+
+
 def _run(server: LocalServer) -> dict[str, Any]:
-    with FrameworkClient(
-        DATASTACK,
-        server_address=server.base_url,
-        auth_token=server.admin_token,
-        retries=RETRIES,
-        timeouts=TIMEOUTS,
-    ) as client:
+    with FrameworkClient(DATASTACK, **_settings(server)) as client:
         steps = _steps(server)
         return {
             f"{n}:{name}": _plain(step(client), server)
@@ -111,13 +114,7 @@ def _run(server: LocalServer) -> dict[str, Any]:
 
 def _arun(server: LocalServer) -> dict[str, Any]:
     async def main() -> dict[str, Any]:
-        async with AsyncFrameworkClient(
-            DATASTACK,
-            server_address=server.base_url,
-            auth_token=server.admin_token,
-            retries=RETRIES,
-            timeouts=TIMEOUTS,
-        ) as client:
+        async with AsyncFrameworkClient(DATASTACK, **_settings(server)) as client:
             results: dict[str, Any] = {}
             steps = _steps(server)
             for n in range(ROUNDS):
@@ -210,9 +207,8 @@ remains is the cost of raising the error."""
 def _stalled_call(server: LocalServer, root: int, mode: str) -> tuple[RequestTimeoutError, float]:
     """The error of ``get_leaves(root)`` and the seconds the call took (client set-up and the
     sub-client's first import are not counted)."""
-    settings: dict[str, Any] = {
-        "server_address": server.base_url,
-        "auth_token": server.admin_token,
+    settings = {
+        **_settings(server),
         "retries": RetrySettings(max_retries=100, backoff=0.05),
         "timeouts": STALL_TIMEOUTS,
     }

@@ -88,6 +88,21 @@ def recording_server(redirect_to: str | None = None) -> Iterator[Recorded]:
         thread.join()
 
 
+def forward(real: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+    """Send ``request`` to the real server through ``real`` and return its whole answer, as a
+    mock transport must (the body read, framing headers dropped)."""
+    request.read()
+    response = real.handle_request(request)
+    content = response.read()
+    response.close()
+    headers = [
+        (k, v)
+        for k, v in response.headers.items()
+        if k.lower() not in {"content-encoding", "content-length", "transfer-encoding"}
+    ]
+    return httpx.Response(response.status_code, headers=headers, content=content)
+
+
 class Intercepting:
     """A transport that answers requests whose path contains ``marker`` with ``handler`` and
     forwards every other request to the real server (so the client's set-up calls still work).
@@ -104,16 +119,7 @@ class Intercepting:
         self.requests.append(request)
         if self.marker in request.url.path:
             return self.handler(request)
-        request.read()
-        response = self._real.handle_request(request)
-        content = response.read()
-        response.close()
-        headers = [
-            (k, v)
-            for k, v in response.headers.items()
-            if k.lower() not in {"content-encoding", "content-length", "transfer-encoding"}
-        ]
-        return httpx.Response(response.status_code, headers=headers, content=content)
+        return forward(self._real, request)
 
     def close(self) -> None:
         self._real.close()
