@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from dafclient.compat import CAVEclient
 from dafclient.framework import AsyncFrameworkClient, FrameworkClient
 
-__all__ = ["AsyncFrameworkClient", "FrameworkClient", "__version__"]
+__all__ = ["AsyncFrameworkClient", "CAVEclient", "FrameworkClient", "__version__"]

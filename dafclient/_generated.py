@@ -8,9 +8,12 @@ those names.
 
 from __future__ import annotations
 
+import importlib
+import sys
 from io import BytesIO
 from typing import Any, Protocol, TypeVar
 
+import attrs
 import httpx
 
 from dafclient._plan import NO_BODY, Call, read_json
@@ -50,7 +53,66 @@ def call(
     )
 
 
+_MAPPING_METHODS = ("__getitem__", "__contains__", "get", "keys")
+_readable_packages: set[str] = set()
+
+
+def _record_getitem(self: Any, key: str) -> Any:
+    """The key's value as the service sent it (a nested record as a dict), declared fields
+    first, then the keys the spec does not declare."""
+    data = self.to_dict()
+    if key in data:
+        return data[key]
+    raise KeyError(key)
+
+
+def _record_contains(self: Any, key: object) -> bool:
+    return key in self.to_dict()
+
+
+def _record_get(self: Any, key: str, default: Any = None) -> Any:
+    """``record[key]``, or ``default`` when the record has no such key."""
+    return self.to_dict().get(key, default)
+
+
+def _record_keys(self: Any) -> Any:
+    """The record's keys, as in the service's JSON."""
+    return self.to_dict().keys()
+
+
+def readable_as_mapping(model: type[Any]) -> None:
+    """Make every generated record class of ``model``'s package answer ``record["key"]`` for
+    its declared fields too, as the JSON dicts other clients return do.
+
+    The generated models answer ``[]`` only for keys the spec does not declare; code written for
+    CAVEclient reads ``client.info.get_datastack_info()["segmentation_source"]``. ``get`` and
+    ``keys`` come along (so ``dict(record)`` works) unless the record has a field of that name.
+    Attribute access and the typed values are unchanged.
+    """
+    package = model.__module__.rpartition(".")[0]
+    if package in _readable_packages:
+        return
+    _readable_packages.add(package)
+    importlib.import_module(package)
+    prefix = package + "."
+    for name, module in list(sys.modules.items()):
+        if not name.startswith(prefix):
+            continue
+        for value in vars(module).values():
+            if isinstance(value, type) and attrs.has(value) and value.__module__ == name:
+                _make_readable(value)
+
+
+def _make_readable(cls: type[Any]) -> None:
+    fields = {f.name for f in attrs.fields(cls)}
+    methods = (_record_getitem, _record_contains, _record_get, _record_keys)
+    for name, method in zip(_MAPPING_METHODS, methods, strict=True):
+        if name not in fields:
+            setattr(cls, name, method)
+
+
 def _from_dict(model: type[T], data: Any, request: Call, response: httpx.Response) -> T:
+    readable_as_mapping(model)
     try:
         return model.from_dict(data)  # type: ignore[attr-defined, no-any-return]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

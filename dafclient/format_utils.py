@@ -1,4 +1,5 @@
-"""Cloud paths reformatted for their consumer: ``raw``, ``cloudvolume`` or ``neuroglancer``.
+"""Cloud paths reformatted for their consumer: ``raw``, ``cloudvolume``, ``neuroglancer``, or
+``cave_explorer`` (also spelled ``cave-explorer`` and ``spelunker``, as in CAVEclient).
 
 A source is a layer format prefix (``precomputed://``, ``graphene://``, or none) and a location
 (``gs://bucket/path``, ``s3://bucket/path``, ``https://host/path``, ``file:///path``). CloudVolume
@@ -13,7 +14,10 @@ from urllib.parse import urlsplit
 
 from dafclient.errors import InputError
 
-FormatFor = Literal["raw", "cloudvolume", "neuroglancer"]
+FormatFor = Literal[
+    "raw", "cloudvolume", "neuroglancer", "cave_explorer", "cave-explorer", "spelunker"
+]
+_CAVE_EXPLORER = ("cave_explorer", "cave-explorer", "spelunker")
 
 _GCS_HOST = "storage.googleapis.com"
 _S3_HOST = "s3.amazonaws.com"
@@ -60,12 +64,18 @@ def format_source(
     """
     if source is None or format_for == "raw":
         return source
-    if format_for not in ("cloudvolume", "neuroglancer"):
+    if format_for not in ("cloudvolume", "neuroglancer", *_CAVE_EXPLORER):
         raise InputError(
-            f"format_for must be 'raw', 'cloudvolume' or 'neuroglancer', got {format_for!r}"
+            "format_for must be 'raw', 'cloudvolume', 'neuroglancer' or 'cave_explorer' "
+            f"('cave-explorer', 'spelunker'), got {format_for!r}"
         )
     layer, location = split_source(source)
     layer = layer or default_layer
+    if format_for in _CAVE_EXPLORER:
+        # CAVE Explorer (Spelunker) reads graphene sources through middle_auth.
+        if layer == "graphene":
+            return f"graphene://middleauth+{_strip_middleauth(location)}"
+        format_for = "neuroglancer"
     if layer == "graphene":
         if format_for == "cloudvolume":
             location = _strip_middleauth(location)

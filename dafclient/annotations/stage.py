@@ -58,6 +58,9 @@ class AnnotationStage(Generic[M]):
         self.table_name = table_name
         self.table_resolution = _resolution(table_resolution, "table_resolution")
         self.update = update
+        self.annotation_resolution: np.ndarray[Any, Any] | None = None
+        """Resolution (nm per voxel) of positions added without ``resolution=`` (None: the
+        table's); CAVEclient's ``stage_annotations(annotation_resolution=...)``."""
         self._parts: list[ColumnTable] = []
         self._length = 0
 
@@ -151,6 +154,8 @@ class AnnotationStage(Generic[M]):
 
     def _scale(self, resolution: Sequence[float] | None) -> np.ndarray[Any, Any] | None:
         given = _resolution(resolution, "resolution")
+        if given is None:
+            given = self.annotation_resolution
         if given is None:
             return None
         if self.table_resolution is None:

@@ -34,6 +34,7 @@ from dafclient._plan import (
     Plan,
     async_op,
     async_op_then,
+    drive,
     read_json,
     sync_op,
     sync_op_then,
@@ -47,9 +48,10 @@ from dafclient.annotations.frames import model_record
 from dafclient.annotations.layout import AnnotationLayout
 from dafclient.annotations.stage import AnnotationStage
 from dafclient.annotations.wire import Fingerprint, encode_body, stored_fingerprint
-from dafclient.errors import InputError, ResponseFormatError
+from dafclient.errors import DafError, InputError, ResponseFormatError
 from dafclient.ids import as_id_array
 from dafclient.services.schema import SchemaClientBase
+from dafclient.timestamps import TimestampLike, to_epoch_seconds
 
 M = TypeVar("M")
 
@@ -100,20 +102,37 @@ def _record_json(index: int, item: Any) -> Any:
         raise InputError(f"data: item {index}: {exc}") from None
 
 
-def process_position_columns(
-    df: pd.DataFrame, position_columns: Iterable[str] | None = None
-) -> list[dict[str, Any]]:
-    """DataFrame rows as nested annotations: a ``{point}_position`` column becomes
-    ``{"{point}": {"position": [...]}}`` (other ``{point}_...`` columns join that point)."""
-    columns = (
-        list(position_columns)
-        if position_columns is not None
-        else [c for c in df.columns if str(c).endswith("_position")]
-    )
-    missing = [c for c in columns if c not in df.columns]
+PositionColumns = Iterable[str] | Mapping[str, str]
+"""Position columns of a DataFrame: column names (``{point}_position``, or any name whose last
+``_`` part is dropped, as CAVEclient does), or a mapping column → point name."""
+
+
+def _position_points(df: pd.DataFrame, position_columns: PositionColumns | None) -> dict[Any, str]:
+    """Column → point name for the position columns of ``df``."""
+    if position_columns is None:
+        points = {c: str(c).removesuffix("_position") for c in df.columns}
+        points = {c: p for c, p in points.items() if p != str(c)}
+    elif isinstance(position_columns, Mapping):
+        points = {c: str(p) for c, p in position_columns.items()}
+    elif isinstance(position_columns, str):
+        raise InputError("position_columns: expected column names or a mapping, not one string")
+    else:
+        points = {c: str(c).rsplit("_", 1)[0] for c in position_columns}
+    missing = [c for c in points if c not in df.columns]
     if missing:
         raise InputError(f"position_columns not in the DataFrame: {missing}")
-    points = {c: str(c).removesuffix("_position") for c in columns}
+    return points
+
+
+def process_position_columns(
+    df: pd.DataFrame, position_columns: PositionColumns | None = None
+) -> list[dict[str, Any]]:
+    """DataFrame rows as nested annotations: a position column becomes
+    ``{"{point}": {"position": [...]}}`` (other ``{point}_...`` columns join that point).
+
+    ``position_columns`` names them (default: every ``{point}_position`` column), as a list or
+    as a mapping column → point name."""
+    points = _position_points(df, position_columns)
     records = []
     for index, row in enumerate(df.to_dict(orient="records")):
         item: dict[str, Any] = {}
@@ -155,18 +174,15 @@ def _rows(data: BulkData) -> BulkData:
     return list(data)
 
 
-def _position_frame(df: pd.DataFrame, position_columns: Iterable[str] | None) -> pd.DataFrame:
+def _position_frame(df: pd.DataFrame, position_columns: PositionColumns | None) -> pd.DataFrame:
     """``df`` with the named position columns called ``{point}_position`` (as the validator
     reads them); ``{point}_position`` columns are positions whether named or not."""
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"expected a DataFrame, got {type(df).__name__}")
     if position_columns is None:
         return df
-    columns = list(position_columns)
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise InputError(f"position_columns not in the DataFrame: {missing}")
-    names = {c: str(c).removesuffix("_position") + "_position" for c in columns}
+    points = _position_points(df, position_columns)
+    names = {c: p + "_position" for c, p in points.items()}
     return df.rename(columns=names) if any(k != v for k, v in names.items()) else df
 
 
@@ -182,6 +198,38 @@ class TableType:
 def _labels(data: Any) -> pd.Index | None:
     """The row labels of a DataFrame given to a bulk write (results report rows by them)."""
     return data.index if isinstance(data, pd.DataFrame) else None
+
+
+def _stage_resolution(value: Sequence[float]) -> npt.NDArray[np.float64]:
+    array = np.asarray(value, dtype=np.float64)
+    if array.shape != (3,) or not np.all(np.isfinite(array)) or np.any(array <= 0):
+        raise InputError(f"annotation_resolution: expected 3 positive numbers, got {value!r}")
+    return array
+
+
+class UploadIncompleteError(DafError):
+    """Some staged rows did not land; ``result`` says which and why (pass it to ``resume``)."""
+
+    def __init__(self, result: BulkResult) -> None:
+        super().__init__(f"not every staged row landed: {result.summary()}")
+        self.result = result
+
+
+def _staged_table(staged_annos: AnnotationStage[Any]) -> str:
+    if not isinstance(staged_annos, AnnotationStage):
+        raise InputError(f"expected a stage, got {type(staged_annos).__name__}")
+    if staged_annos.table_name is None:
+        raise InputError("only a stage made for a table (stage_annotations(table_name)) uploads")
+    return staged_annos.table_name
+
+
+def _uploaded(result: BulkResult) -> list[int] | dict[int, int]:
+    """CAVEclient's answer to an upload: new ids, or old id -> new id for updates."""
+    if not result.complete:
+        raise UploadIncompleteError(result)
+    if result.operation == "update":
+        return {int(o): int(n) for o, n in zip(result.target_ids, result.ids, strict=True)}
+    return [int(i) for i in result.ids]
 
 
 class TableName(str):
@@ -224,8 +272,16 @@ class AnnotationClientBase(ServiceClient):
         """The aligned volume whose tables this client works on."""
         return (yield from self._volume(None))[1]
 
-    def _get_tables(self, aligned_volume_name: str | None = None) -> Plan[list[TableName]]:
-        """Names of the annotation tables (deleted ones included, as the service lists them)."""
+    def _get_tables(
+        self, aligned_volume_name: str | None = None, timestamp: TimestampLike | None = None
+    ) -> Plan[list[TableName]]:
+        """Names of the annotation tables (deleted ones included, as the service lists them).
+
+        ``timestamp`` is accepted for CAVEclient's calls and checked, but the AnnotationEngine
+        does not read it (no release does), so the list is always the current one, as it is for
+        CAVEclient."""
+        if timestamp is not None:
+            to_epoch_seconds(timestamp)
         server, volume = yield from self._volume(aligned_volume_name)
         request = gen.call(get_tables, server, aligned_volume_name=volume)
         data = read_json(request, (yield request))
@@ -487,7 +543,7 @@ class AnnotationClientBase(ServiceClient):
         self,
         table_name: str,
         df: pd.DataFrame,
-        position_columns: Iterable[str] | None = None,
+        position_columns: PositionColumns | None = None,
         aligned_volume_name: str | None = None,
         *,
         validate: bool = True,
@@ -530,7 +586,7 @@ class AnnotationClientBase(ServiceClient):
         self,
         table_name: str,
         df: pd.DataFrame,
-        position_columns: Iterable[str] | None = None,
+        position_columns: PositionColumns | None = None,
         aligned_volume_name: str | None = None,
         *,
         validate: bool = True,
@@ -639,6 +695,33 @@ class AnnotationClientBase(ServiceClient):
             table_resolution=found.resolution,
             update=update,
         )
+
+    def _stage_annotations(
+        self,
+        table_name: str | None = None,
+        schema_name: str | None = None,
+        update: bool = False,
+        id_field: bool = False,
+        table_resolution: Sequence[float] | None = None,
+        annotation_resolution: Sequence[float] | None = None,
+    ) -> Plan[AnnotationStage[Any]]:
+        """CAVEclient's name for :meth:`stage`: a stage for ``table_name`` (or, offline, for
+        annotation type ``schema_name`` at ``table_resolution``). Positions added without
+        ``resolution=`` are taken at ``annotation_resolution`` (default: the table's). Rows
+        may carry an ``id`` whatever ``id_field`` says; updates need one."""
+        del id_field  # ids are always accepted (and required for updates)
+        staged: AnnotationStage[Any]
+        if table_name is not None:
+            staged = yield from self._stage(table_name, update=update)
+        elif schema_name is not None:
+            staged = AnnotationStage.for_type(
+                schema_name, table_resolution=table_resolution, update=update
+            )
+        else:
+            raise InputError("give table_name (or schema_name for a stage with no table)")
+        if annotation_resolution is not None:
+            staged.annotation_resolution = _stage_resolution(annotation_resolution)
+        return staged
 
     def _table_type(
         self, table_name: str, aligned_volume_name: str | None, live_schema: bool = False
@@ -921,6 +1004,12 @@ class AnnotationClient(SyncBinding, AnnotationClientBase):
     """
 
     process_position_columns = staticmethod(process_position_columns)
+
+    @property
+    def aligned_volume_name(self) -> str:
+        """The aligned volume whose tables this client works on."""
+        return drive(self._get_aligned_volume_name(), self._http)
+
     get_aligned_volume_name = sync_op(AnnotationClientBase._get_aligned_volume_name)
     get_tables = sync_op(AnnotationClientBase._get_tables)
     get_table_metadata = sync_op(AnnotationClientBase._get_table_metadata)
@@ -935,10 +1024,37 @@ class AnnotationClient(SyncBinding, AnnotationClientBase):
     update_annotation_df = sync_op(AnnotationClientBase._update_annotation_df)
     delete_annotation = sync_op(AnnotationClientBase._delete_annotation)
     stage = sync_op(AnnotationClientBase._stage)
+    stage_annotations = sync_op(AnnotationClientBase._stage_annotations)
     bulk_post = sync_op_then(AnnotationClientBase._start_post, run_blocking)
     bulk_update = sync_op_then(AnnotationClientBase._start_update, run_blocking)
     bulk_delete = sync_op_then(AnnotationClientBase._start_delete, run_blocking)
     resume = sync_op_then(AnnotationClientBase._start_resume, run_blocking)
+
+    def upload_staged_annotations(
+        self,
+        staged_annos: AnnotationStage[Any],
+        aligned_volume_name: str | None = None,
+        batch_size: int = MAX_ANNOTATIONS_PER_REQUEST,
+        progress: bool = True,
+        retries: int = 3,
+    ) -> list[int] | dict[int, int]:
+        """CAVEclient's upload of a stage: :meth:`bulk_post` (or :meth:`bulk_update` for an
+        update stage) to the stage's table; returns the new ids (old id -> new id for updates).
+
+        Rows whose write may have reached the server are never re-sent: if any row did not
+        land, :class:`UploadIncompleteError` carries the :class:`BulkResult` for :meth:`resume`.
+        """
+        table = _staged_table(staged_annos)
+        write = self.bulk_update if staged_annos.update else self.bulk_post
+        result = write(
+            table,
+            staged_annos,
+            aligned_volume_name=aligned_volume_name,
+            batch_size=batch_size,
+            attempts=retries,
+            progress=progress,
+        )
+        return _uploaded(result)
 
 
 class AsyncAnnotationClient(AsyncBinding, AnnotationClientBase):
@@ -959,7 +1075,34 @@ class AsyncAnnotationClient(AsyncBinding, AnnotationClientBase):
     update_annotation_df = async_op(AnnotationClientBase._update_annotation_df)
     delete_annotation = async_op(AnnotationClientBase._delete_annotation)
     stage = async_op(AnnotationClientBase._stage)
+    stage_annotations = async_op(AnnotationClientBase._stage_annotations)
     bulk_post = async_op_then(AnnotationClientBase._start_post, run_async)
     bulk_update = async_op_then(AnnotationClientBase._start_update, run_async)
     bulk_delete = async_op_then(AnnotationClientBase._start_delete, run_async)
     resume = async_op_then(AnnotationClientBase._start_resume, run_async)
+
+    async def upload_staged_annotations(
+        self,
+        staged_annos: AnnotationStage[Any],
+        aligned_volume_name: str | None = None,
+        batch_size: int = MAX_ANNOTATIONS_PER_REQUEST,
+        progress: bool = True,
+        retries: int = 3,
+    ) -> list[int] | dict[int, int]:
+        """CAVEclient's upload of a stage: :meth:`bulk_post` (or :meth:`bulk_update` for an
+        update stage) to the stage's table; returns the new ids (old id -> new id for updates).
+
+        Rows whose write may have reached the server are never re-sent: if any row did not
+        land, :class:`UploadIncompleteError` carries the :class:`BulkResult` for :meth:`resume`.
+        """
+        table = _staged_table(staged_annos)
+        write = self.bulk_update if staged_annos.update else self.bulk_post
+        result = await write(
+            table,
+            staged_annos,
+            aligned_volume_name=aligned_volume_name,
+            batch_size=batch_size,
+            attempts=retries,
+            progress=progress,
+        )
+        return _uploaded(result)

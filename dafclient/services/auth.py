@@ -28,6 +28,7 @@ from dafclient.tokens import (
     DEFAULT_TOKEN_KEY,
     default_token_file,
     read_token_file,
+    server_token_file,
     write_token_file,
 )
 
@@ -49,6 +50,23 @@ class AuthClientBase(ServiceClient):
         super().__init__(*args, **kwargs)
         self._token_file = Path(token_file).expanduser() if token_file else default_token_file()
         self._token_key = token_key or DEFAULT_TOKEN_KEY
+        self._local_server: str | None = None
+
+    @property
+    def local_server(self) -> str | None:
+        """A local server whose own token file (``{host}-cave-secret.json``) :meth:`save_token`
+        keeps in step (CAVEclient's; None: none). The token is sent to the datastack's local
+        server whatever this says."""
+        return self._local_server
+
+    @local_server.setter
+    def local_server(self, value: str | None) -> None:
+        self._local_server = value
+
+    @property
+    def local_server_filepath(self) -> Path | None:
+        """The token file of :attr:`local_server` (None when it is not set)."""
+        return server_token_file(self._local_server) if self._local_server else None
 
     # -- the token in use ---------------------------------------------------------------------
     @property
@@ -80,30 +98,68 @@ class AuthClientBase(ServiceClient):
         overwrite: bool = False,
         token_file: str | os.PathLike[str] | None = None,
         switch_token: bool = True,
+        write_to_server_file: bool = False,
+        ignore_readonly: bool = False,
+        local_server: bool = True,
     ) -> Path:
         """Save ``token`` (default: the current one) to a token file and return its path.
 
         The file is written atomically and readable only by you; an existing different token is
         kept unless ``overwrite=True``. With ``switch_token`` the client uses the saved token.
+        ``write_to_server_file`` also writes the global server's own file
+        (``{host}-cave-secret.json``; off by default, unlike CAVEclient, because the default file
+        is read for every server), ``local_server`` the :attr:`local_server`'s file when one is
+        set; ``ignore_readonly`` skips files in folders you cannot write to.
         """
         value = token if token is not None else self.token
         if value is None:
             raise InputError("token: there is no token to save")
         path = Path(token_file).expanduser() if token_file else self._token_file
+        extra: list[tuple[Path, bool]] = []
+        if write_to_server_file:
+            extra.append((server_token_file(self.server_address), overwrite))
+        if local_server and self.local_server_filepath is not None:
+            extra.append((self.local_server_filepath, True))  # kept in step, as CAVEclient does
+        for other, replace in extra:
+            if not (ignore_readonly and not _writable(other)):
+                write_token_file(other, value, key=token_key, overwrite=replace)
+        if ignore_readonly and not _writable(path):
+            return path
         written = write_token_file(path, value, key=token_key, overwrite=overwrite)
         if switch_token:
             self.token = value
             self._token_file, self._token_key = path, token_key
         return written
 
-    def get_new_token(self, open: bool = False) -> str:
-        """How to get a new token (opens the token page in a browser only if ``open=True``)."""
+    def get_new_token(self, open: bool = False, no_text: bool = False) -> str:
+        """How to get a new token, as text (opens the page in a browser only if ``open=True``;
+        ``no_text`` is CAVEclient's switch for printing, and nothing is printed here)."""
+        del no_text
         url = f"{self.server_address}/auth/api/v1/create_token"
         if open:
             webbrowser.open(url)
         return (
             f"Log in and create a token at {url}, then save it with "
-            "client.auth.save_token(token=...)."
+            "client.auth.save_token(token=...). Creating a new token does not end older ones."
+        )
+
+    def get_token_page(self, open: bool = True) -> str:
+        """The URL of middle_auth's page listing your tokens (opened in a browser when
+        ``open``); :meth:`get_tokens` reads the same list through the API."""
+        url = f"{self.server_address}/sticky_auth/settings/tokens"
+        if open:
+            webbrowser.open(url)
+        return url
+
+    def setup_token(self, make_new: bool = True, open: bool = True) -> str:
+        """Instructions for getting a token: a new one (:meth:`get_new_token`), or with
+        ``make_new=False`` an existing one from the token page (:meth:`get_token_page`)."""
+        if make_new:
+            return self.get_new_token(open=open)
+        url = self.get_token_page(open=open)
+        return (
+            f"Copy one of your tokens from {url}, then save it with "
+            "client.auth.save_token(token=...) (or set client.auth.token for this session)."
         )
 
     def __repr__(self) -> str:
@@ -146,6 +202,14 @@ class AuthClientBase(ServiceClient):
         """Members of a group (needs an admin role)."""
         request = gen.call(get_group_users, (yield from self._server()), group_id=group_id)
         return gen.parse_list(GroupMember, request, (yield request))
+
+
+def _writable(path: Path) -> bool:
+    """Whether ``path`` can be written (it, or the nearest existing folder above it)."""
+    target = path
+    while not target.exists() and target != target.parent:
+        target = target.parent
+    return os.access(target, os.W_OK)
 
 
 class AuthClient(SyncBinding, AuthClientBase):

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from io import BytesIO
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -83,19 +83,94 @@ Bounds = Sequence[Sequence[int]] | npt.NDArray[Any]
 
 
 class EditOutcome(NamedTuple):
-    """What an edit did: its operation id and the new root ids (unpacks as a pair)."""
+    """What an edit did: its operation id and the new root ids.
+
+    It unpacks as a pair (CAVEclient's ``execute_split`` answer) and answers
+    ``outcome["operation_id"]`` / ``outcome["new_root_ids"]`` (the JSON CAVEclient's
+    ``do_merge`` and ``undo_operation`` return)."""
 
     operation_id: int
     new_root_ids: IdArray
 
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            if key in self._fields:
+                return getattr(self, key)
+            raise KeyError(key)
+        return tuple.__getitem__(self, key)
 
-class SplitPreview(NamedTuple):
-    """A multicut preview: the supervoxels on each side, whether the cut is legal, the rest."""
+    def keys(self) -> tuple[str, ...]:
+        """The field names (so ``dict(outcome)`` works)."""
+        return self._fields
 
-    source_connected_component: IdArray
-    sink_connected_component: IdArray
-    successful_split: bool
+
+class SplitPreview(tuple[Any, ...]):
+    """A multicut preview: the supervoxels on each side, whether the cut is legal, the rest.
+
+    As in CAVEclient it unpacks as ``(source, sink, successful)``, or with the other
+    components as a fourth item when made with ``return_additional_ccs=True``; every part is
+    an attribute either way."""
+
     other_connected_components: list[IdArray]
+    """Any further components."""
+
+    def __new__(
+        cls,
+        source_connected_component: IdArray,
+        sink_connected_component: IdArray,
+        successful_split: bool,
+        other_connected_components: list[IdArray],
+        return_additional_ccs: bool = False,
+    ) -> Self:
+        items: tuple[Any, ...] = (
+            source_connected_component,
+            sink_connected_component,
+            successful_split,
+        )
+        if return_additional_ccs:
+            items = (*items, other_connected_components)
+        preview = super().__new__(cls, items)
+        preview.other_connected_components = other_connected_components
+        return preview
+
+    @property
+    def source_connected_component(self) -> IdArray:
+        """Supervoxels of the component with the most source points."""
+        value: IdArray = self[0]
+        return value
+
+    @property
+    def sink_connected_component(self) -> IdArray:
+        """Supervoxels of the component with the most sink points."""
+        value: IdArray = self[1]
+        return value
+
+    @property
+    def successful_split(self) -> bool:
+        """Whether the cut separates the sources from the sinks."""
+        return bool(self[2])
+
+    def __repr__(self) -> str:
+        return (
+            f"SplitPreview(successful_split={self.successful_split}, "
+            f"source={len(self[0])} supervoxels, sink={len(self[1])} supervoxels, "
+            f"others={len(self.other_connected_components)})"
+        )
+
+
+class OperationDetails(dict[str, dict[str, Any]]):
+    """Operation id (a string, as in the service's JSON and CAVEclient) -> what it did; an
+    ``int`` id is looked up too."""
+
+    def __missing__(self, key: Any) -> dict[str, Any]:
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            return self[str(int(key))]
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            key = str(int(key))
+        return dict.__contains__(self, key)
 
 
 class FoundPath(NamedTuple):
@@ -520,9 +595,9 @@ class ChunkedGraphBase(ServiceClient):
         source_supervoxels: IdsLike | None,
         sink_supervoxels: IdsLike | None,
         resolution: Sequence[float] | None,
-    ) -> Plan[SplitRequest]:
+    ) -> SplitRequest:
         if resolution is None:
-            resolution = (yield from self._get_base_resolution()).tolist()
+            resolution = (1.0, 1.0, 1.0)  # points in nm, as CAVEclient takes them
         sources = _points_nm(source_points, resolution, "source_points")
         sinks = _points_nm(sink_points, resolution, "sink_points")
         root = as_id(root_id, name="root_id")
@@ -552,9 +627,10 @@ class ChunkedGraphBase(ServiceClient):
         resolution: Sequence[float] | None = None,
         mincut: bool = True,
     ) -> Plan[EditOutcome]:
-        """Split a root between source and sink points (voxels at ``resolution``; default the
-        segmentation's base resolution) with a multicut."""
-        body = yield from self._split_body(
+        """Split a root between source and sink points with a multicut; unpacks as
+        ``(operation_id, new_root_ids)``. Points are in nm, as CAVEclient takes them, or in
+        voxels of ``resolution`` (nm per voxel, e.g. ``base_resolution``) when it is given."""
+        body = self._split_body(
             source_points, sink_points, root_id, source_supervoxels, sink_supervoxels, resolution
         )
         server, table = yield from self._where()
@@ -577,10 +653,13 @@ class ChunkedGraphBase(ServiceClient):
         root_id: int,
         source_supervoxels: IdsLike | None = None,
         sink_supervoxels: IdsLike | None = None,
+        return_additional_ccs: bool = False,
         resolution: Sequence[float] | None = None,
     ) -> Plan[SplitPreview]:
-        """What :meth:`execute_split` would do, without doing it."""
-        body = yield from self._split_body(
+        """What :meth:`execute_split` would do, without doing it: unpacks as ``(source, sink,
+        successful)``, plus the other components with ``return_additional_ccs=True``. Points
+        as for :meth:`execute_split` (nm, or voxels of ``resolution``)."""
+        body = self._split_body(
             source_points, sink_points, root_id, source_supervoxels, sink_supervoxels, resolution
         )
         server, table = yield from self._where()
@@ -595,6 +674,7 @@ class ChunkedGraphBase(ServiceClient):
             components[1] if len(components) > 1 else empty,
             not bool(data["illegal_split"]),
             components[2:],
+            return_additional_ccs,
         )
 
     def _undo_operation(self, operation_id: int) -> Plan[EditOutcome]:
@@ -885,10 +965,9 @@ class ChunkedGraphBase(ServiceClient):
         data = read_json(request, (yield request))
         return parse_server_datetime(str(data["iso"]))
 
-    def _get_operation_details(
-        self, operation_ids: Iterable[int] | int
-    ) -> Plan[dict[int, dict[str, Any]]]:
-        """What each operation did (edges, coordinates, user, time, new roots)."""
+    def _get_operation_details(self, operation_ids: Iterable[int] | int) -> Plan[OperationDetails]:
+        """What each operation did (edges, coordinates, user, time, new roots), by operation
+        id: string keys as in the service's JSON (CAVEclient's), ``int`` ids answer too."""
         ids = as_id_array(operation_ids, name="operation_ids")
         server, table = yield from self._where()
         request = gen.call(
@@ -899,13 +978,13 @@ class ChunkedGraphBase(ServiceClient):
             int64_as_str=False,
         )
         data = read_json(request, (yield request))
-        details: dict[int, dict[str, Any]] = {}
+        details = OperationDetails()
         for key, value in data.items():
             record = dict(value)
             for name in ("operation_ts", "timestamp"):
                 if isinstance(record.get(name), str):
                     record[name] = parse_server_datetime(record[name])
-            details[int(key)] = record
+            details[str(int(key))] = record
         return details
 
     def _find_path(

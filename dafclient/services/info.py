@@ -156,10 +156,19 @@ class InfoServiceBase(ServiceClient):
     def _segmentation_source(
         self,
         datastack_name: str | None = None,
-        format_for: FormatFor = "raw",
-        use_stored: bool = True,
+        use_stored: bool | FormatFor = True,
+        format_for: FormatFor | bool = "raw",
     ) -> Plan[str | None]:
-        """Cloud path of the segmentation (graphene for a chunkedgraph), formatted."""
+        """Cloud path of the segmentation (graphene for a chunkedgraph), formatted.
+
+        CAVEclient's positional order; the original client's ``(datastack_name, format_for,
+        use_stored)`` is recognised too (a format name in ``use_stored``'s place)."""
+        if isinstance(use_stored, str):
+            use_stored, format_for = (
+                format_for if isinstance(format_for, bool) else True,
+                use_stored,
+            )
+        assert isinstance(use_stored, bool) and isinstance(format_for, str)
         if (yield from self._version()) == 1:
             dataset = yield from self._dataset(datastack_name, use_stored)
             value = dataset.graphene_source or dataset.flat_segmentation_source
@@ -275,7 +284,7 @@ class InfoServiceBase(ServiceClient):
     ) -> Plan[str | None]:
         """Graphene path of the chunkedgraph segmentation."""
         if (yield from self._version()) == 2:
-            return (yield from self._segmentation_source(dataset_name, format_for, use_stored))
+            return (yield from self._segmentation_source(dataset_name, use_stored, format_for))
         return (
             yield from self._legacy_field(
                 "graphene_source", dataset_name, use_stored, format_for, "graphene"
@@ -303,14 +312,23 @@ class InfoServiceBase(ServiceClient):
 
     def _synapse_segmentation_source(
         self,
-        dataset_name: str | None = None,
+        datastack_name: str | None = None,
         use_stored: bool = True,
         format_for: FormatFor = "raw",
+        *,
+        dataset_name: str | None = None,
     ) -> Plan[str | None]:
-        """Cloud path of the synapse segmentation (legacy dataset record)."""
+        """Cloud path of the synapse segmentation: the datastack record's
+        ``synapse_segmentation_source`` key (API v2; ``None`` when it has none) or the legacy
+        dataset record's (``dataset_name=`` is the original client's name for the datastack)."""
+        name = datastack_name or dataset_name
+        if (yield from self._version()) == 2:
+            record = yield from datastack_record(self._ctx, name, use_stored)
+            value = record.additional_properties.get("synapse_segmentation_source")
+            return format_source(value if isinstance(value, str) else None, format_for)
         return (
             yield from self._legacy_field(
-                "synapse_segmentation_source", dataset_name, use_stored, format_for, "precomputed"
+                "synapse_segmentation_source", name, use_stored, format_for, "precomputed"
             )
         )
 
@@ -353,6 +371,16 @@ class InfoServiceClient(SyncBinding, InfoServiceBase):
     )
     synapse_segmentation_source = sync_op(InfoServiceBase._synapse_segmentation_source)
 
+    @property
+    def aligned_volume_name(self) -> str:
+        """Name of the datastack's aligned volume (from its info record)."""
+        return drive(self._get_aligned_volume_info(), self._http).name
+
+    @property
+    def aligned_volume_id(self) -> int:
+        """Numeric id of the datastack's aligned volume (from its info record)."""
+        return drive(self._get_aligned_volume_info(), self._http).id
+
     def image_cloudvolume(self, **kwargs: Any) -> Any:
         """A ``CloudVolume`` of the EM imagery (keyword arguments go to ``CloudVolume``)."""
         source = drive(self._image_source(format_for="cloudvolume"), self._http)
@@ -369,7 +397,8 @@ class InfoServiceClient(SyncBinding, InfoServiceBase):
 
 
 class AsyncInfoServiceClient(AsyncBinding, InfoServiceBase):
-    """:class:`InfoServiceClient` with coroutine methods."""
+    """:class:`InfoServiceClient` with coroutine methods (``get_aligned_volume_info()`` instead
+    of the ``aligned_volume_name`` / ``aligned_volume_id`` properties)."""
 
     async def image_cloudvolume(self, **kwargs: Any) -> Any:
         """A ``CloudVolume`` of the EM imagery (keyword arguments go to ``CloudVolume``)."""

@@ -169,11 +169,7 @@ class StateClientBase(ServiceClient):
             return (yield from self._upload(post_property, None, body))
         return (yield from self._upload(post_property_with_id, state_id, body))
 
-    def _build_neuroglancer_url(
-        self, state_id: int, ngl_url: str | None = None, target_site: str | None = None
-    ) -> Plan[str]:
-        """A viewer link that loads state ``state_id``: ``?json_url=`` for seunglab-style viewers
-        (the default), ``#!middleauth+`` for spelunker/mainline Neuroglancer (``target_site``)."""
+    def _viewer(self, ngl_url: str | None) -> Plan[str]:
         viewer = ngl_url or self._ngl_url
         if viewer is None and self._ctx.datastack_name:
             viewer = (yield from datastack_record(self._ctx)).viewer_site
@@ -181,14 +177,55 @@ class StateClientBase(ServiceClient):
             raise ConfigurationError(
                 "no Neuroglancer URL: pass ngl_url= (or set client.state.ngl_url)"
             )
-        endpoint = (yield from self._state_service_endpoint()).format(state_id=int(state_id))
+        return viewer
+
+    def _build_neuroglancer_url(
+        self,
+        state_id: int | str,
+        ngl_url: str | None = None,
+        target_site: str | None = None,
+        static_url: bool = False,
+        format_properties: bool = False,
+    ) -> Plan[str]:
+        """A viewer link that loads state ``state_id``: ``?json_url=`` for seunglab-style viewers
+        (the default), ``#!middleauth+`` for spelunker/mainline Neuroglancer (``target_site``).
+
+        ``static_url=True`` takes ``state_id`` as the URL of a JSON state to link to directly;
+        ``format_properties=True`` gives the ``precomputed://middleauth+…`` source of the
+        segment-properties document ``state_id`` instead of a viewer link."""
+        if target_site not in (None, "seunglab", "spelunker", "mainline", "cave-explorer"):
+            raise InputError(
+                "target_site must be 'seunglab', 'spelunker', 'mainline' or 'cave-explorer', "
+                f"got {target_site!r}"
+            )
+        if format_properties:
+            prefix = yield from self._prefix()
+            return f"precomputed://middleauth+{prefix}/property/{int(state_id)}"
+        viewer = (yield from self._viewer(ngl_url)).rstrip("/")
+        if static_url:
+            target = str(state_id)
+        else:
+            template = yield from self._state_service_endpoint()
+            target = template.format(state_id=int(state_id))
         if target_site in (None, "seunglab"):
-            return f"{viewer.rstrip('/')}/?json_url={quote(endpoint, safe=':/')}"
-        if target_site in ("spelunker", "mainline", "cave-explorer"):
-            return f"{viewer.rstrip('/')}/#!middleauth+{endpoint}"
-        raise InputError(
-            f"target_site must be 'seunglab', 'spelunker', 'mainline' or 'cave-explorer', got {target_site!r}"
-        )
+            return f"{viewer}/?json_url={quote(target, safe=':/') if not static_url else target}"
+        auth = "" if static_url else "middleauth+"
+        return f"{viewer}/#!{auth}{target}"
+
+    def _get_neuroglancer_info(self, ngl_url: str | None = None) -> Plan[dict[str, Any]]:
+        """The ``version.json`` of a Neuroglancer deployment (default: this client's viewer),
+        or ``{}`` when it has none (seunglab-style viewers). Sent without your token."""
+        viewer = (yield from self._viewer(ngl_url)).rstrip("/")
+        request = Call("GET", f"{viewer}/version.json", accept=frozenset({404}))
+        response = yield request
+        if response.status_code == 404:
+            return {}
+        data = read_json(request, response)
+        if not isinstance(data, dict):
+            raise ResponseFormatError(
+                "expected a JSON object in version.json", method="GET", url=request.url
+            )
+        return data
 
     @staticmethod
     def save_state_json_local(
@@ -210,6 +247,7 @@ class JSONService(SyncBinding, StateClientBase):
     get_property_json = sync_op(StateClientBase._get_property_json)
     upload_property_json = sync_op(StateClientBase._upload_property_json)
     build_neuroglancer_url = sync_op(StateClientBase._build_neuroglancer_url)
+    get_neuroglancer_info = sync_op(StateClientBase._get_neuroglancer_info)
 
 
 class AsyncJSONService(AsyncBinding, StateClientBase):
@@ -220,3 +258,4 @@ class AsyncJSONService(AsyncBinding, StateClientBase):
     get_property_json = async_op(StateClientBase._get_property_json)
     upload_property_json = async_op(StateClientBase._upload_property_json)
     build_neuroglancer_url = async_op(StateClientBase._build_neuroglancer_url)
+    get_neuroglancer_info = async_op(StateClientBase._get_neuroglancer_info)

@@ -148,8 +148,22 @@ def test_format_for_keeps_bucket_and_host(source: str, fmt: str, expected: str) 
 
 def test_unknown_format_is_an_error_and_table_ids_come_from_sources() -> None:
     with pytest.raises(InputError, match="format_for"):
-        format_source("gs://b/p", "spelunker")
+        format_source("gs://b/p", "precomputed")
     assert format_source(None, "cloudvolume") is None
     assert (
         table_id_from_source("graphene://https://h/segmentation/table/minnie3_v1/") == "minnie3_v1"
     )
+
+
+@pytest.mark.parametrize("fmt", ["cave_explorer", "cave-explorer", "spelunker"])
+def test_cave_explorer_formats_as_caveclient_does(fmt: str) -> None:
+    # CAVEclient's names for CAVE Explorer: graphene through middle_auth, buckets gs-style.
+    assert (
+        format_source("graphene://https://h.org/segmentation/table/t", fmt)
+        == "graphene://middleauth+https://h.org/segmentation/table/t"
+    )
+    assert (
+        format_source("graphene://middleauth+https://h.org/segmentation/table/t", fmt)
+        == "graphene://middleauth+https://h.org/segmentation/table/t"
+    )
+    assert format_source("precomputed://gs://b/em", fmt) == "precomputed://gs://b/em"

@@ -45,19 +45,34 @@ def test_merge_split_undo_redo(editor: FrameworkClient, edit_server: LocalServer
     coords = np.array([merge.source_coords[0], merge.sink_coords[0]])
     merged = cg.do_merge([sv_a, sv_b], coords, resolution=resolution)
     assert merged.operation_id > undone.operation_id
+    # CAVEclient's do_merge/undo_operation return the service's JSON: keys answer too.
+    assert merged["operation_id"] == merged.operation_id
+    assert list(undone["new_root_ids"]) == undone.new_root_ids.tolist()
     assert cg.get_root_id(sv_a) == cg.get_root_id(sv_b) == int(merged.new_root_ids[0])
 
     root = cg.get_root_id(sv_a)
     preview = cg.preview_split(
-        coords[:1], coords[1:], root, source_supervoxels=[sv_a], sink_supervoxels=[sv_b]
+        coords[:1],
+        coords[1:],
+        root,
+        source_supervoxels=[sv_a],
+        sink_supervoxels=[sv_b],
+        resolution=resolution,
     )
+    source, sink, ok = preview  # CAVEclient's three-way unpacking
+    assert ok and source is preview.source_connected_component and sink is not None
+    assert preview.other_connected_components == []
     assert preview.successful_split
     assert sv_a in preview.source_connected_component.tolist()
     assert sv_b in preview.sink_connected_component.tolist()
     assert cg.get_root_id(sv_a) == root  # a preview changes nothing
 
     split = cg.execute_split(
-        coords[:1], coords[1:], root, source_supervoxels=[sv_a], sink_supervoxels=[sv_b]
+        coords[:1] * resolution,  # nm, CAVEclient's unit
+        coords[1:] * resolution,
+        root,
+        source_supervoxels=[sv_a],
+        sink_supervoxels=[sv_b],
     )
     assert len(split.new_root_ids) == 2
     assert cg.get_root_id(sv_a) != cg.get_root_id(sv_b)
@@ -65,7 +80,9 @@ def test_merge_split_undo_redo(editor: FrameworkClient, edit_server: LocalServer
     assert cg.get_root_id(sv_a) == cg.get_root_id(sv_b)
     cg.redo_operation(split.operation_id)
     assert cg.get_root_id(sv_a) != cg.get_root_id(sv_b)
-    details = cg.get_operation_details([split.operation_id])[split.operation_id]
+    all_details = cg.get_operation_details([split.operation_id])
+    assert list(all_details) == [str(split.operation_id)]  # string keys, as CAVEclient's
+    details = all_details[split.operation_id]
     assert sv_a in details["source_ids"] and sv_b in details["sink_ids"]
 
 
