@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 import httpx
 
 from dafclient._context import ApiVersionRequest, ClientContext
+from dafclient._plan import Plan, adrive, drive
 from dafclient.config import (
     RetrySettings,
     Timeouts,
@@ -85,6 +87,12 @@ class SubClient(Generic[C]):
         return client
 
 
+def _checked_version(version: Any) -> int:
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ConfigurationError(f"version must be an integer or None, not {version!r}")
+    return version
+
+
 class _FrameworkBase:
     """Configuration shared by the sync and async framework clients."""
 
@@ -105,6 +113,7 @@ class _FrameworkBase:
         retries: RetrySettings | None = None,
         allow_insecure_http: bool = False,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
+        version: int | None = None,
     ) -> None:
         if datastack_name and dataset_name and datastack_name != dataset_name:
             raise ConfigurationError(
@@ -139,6 +148,11 @@ class _FrameworkBase:
             allow_insecure_http=allow_insecure_http,
         )
         self._http = self._connect(transport)
+        self._version: int | None = None
+        self._version_time: datetime | None = None
+        if version is not None:
+            self._require_datastack("version")
+            self._version = _checked_version(version)
 
     def _connect(self, transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None) -> Any:
         """The pooled httpx client every sub-client sends through."""
@@ -184,7 +198,34 @@ class _FrameworkBase:
     def _service_options(self, service: str) -> dict[str, Any]:
         if service == "auth":
             return {"token_file": self._token_file, "token_key": self._token_key}
+        if service == "materialize":
+            return {"version": self._version}
+        if service == "chunkedgraph" and self._version is not None:
+            return {"timestamp": self._pinned_time()}
         return {}
+
+    # -- the pinned materialization version ---------------------------------------------------
+    @property
+    def version(self) -> int | None:
+        """The materialization version queries use by default (``None``: the most recent);
+        the chunkedgraph's default timestamp is that version's time (:attr:`timestamp`)."""
+        return self._version
+
+    def _pinned_time(self) -> datetime | None:
+        """The pinned version's time, if already known."""
+        return self._version_time
+
+    def _version_plan(self, version: int) -> Plan[datetime]:
+        from dafclient.services.materialize import MaterializeBase
+
+        return MaterializeBase(self._ctx)._version_timestamp(version)
+
+    def _pin(self, version: int | None, when: datetime | None) -> None:
+        self._version, self._version_time = version, when
+        if "materialize" in self._services:
+            self._services["materialize"].version = version
+        if "chunkedgraph" in self._services:
+            self._services["chunkedgraph"].timestamp = when
 
     def _require_datastack(self, service: str) -> None:
         if not self.datastack_name:
@@ -216,6 +257,9 @@ class FrameworkClient(_FrameworkBase):
         timeouts, retries: transport settings (every request has a timeout).
         allow_insecure_http: permit plain ``http://`` to a non-loopback server.
         transport: an httpx transport to send through (tests, proxies).
+        version: pin a materialization version: ``client.materialize`` queries it by default and
+            the chunkedgraph's default timestamp is its time (:attr:`version`,
+            :attr:`timestamp`); checked on first use.
 
     Sub-clients are created on first use and share one pooled HTTP connection pool. The
     datastack's record is fetched from the info service when a local service first needs it.
@@ -225,6 +269,37 @@ class FrameworkClient(_FrameworkBase):
         if transport is not None and not isinstance(transport, httpx.BaseTransport):
             raise ConfigurationError("FrameworkClient needs a sync transport (httpx.BaseTransport)")
         return build_sync_client(self._ctx.auth, self._ctx.timeouts, self._ctx.retries, transport)
+
+    @property
+    def version(self) -> int | None:
+        """The materialization version queries use by default (``None``: the most recent).
+        Setting it checks the version exists and pins the chunkedgraph's default timestamp to
+        its time."""
+        return self._version
+
+    @version.setter
+    def version(self, value: int | None) -> None:
+        self.set_version(value)
+
+    @property
+    def timestamp(self) -> datetime | None:
+        """The pinned version's time (``None`` without a version): the chunkedgraph's default."""
+        return self._pinned_time()
+
+    def _pinned_time(self) -> datetime | None:
+        if self._version is not None and self._version_time is None:
+            self._version_time = drive(self._version_plan(self._version), self._http, "version")
+        return self._version_time
+
+    def set_version(self, version: int | None) -> None:
+        """Pin the materialization version (and the chunkedgraph's default timestamp to its
+        time); ``None`` unpins. An unknown version is an :class:`~dafclient.errors.InputError`."""
+        if version is None:
+            self._pin(None, None)
+            return
+        self._require_datastack("version")
+        number = _checked_version(version)
+        self._pin(number, drive(self._version_plan(number), self._http, "version"))
 
     auth: SubClient[AuthClient] = SubClient(
         "dafclient.services.auth:AuthClient",
@@ -335,6 +410,29 @@ class AsyncFrameworkClient(_FrameworkBase):
                 "AsyncFrameworkClient needs an async transport (httpx.AsyncBaseTransport)"
             )
         return build_async_client(self._ctx.auth, self._ctx.timeouts, self._ctx.retries, transport)
+
+    @property
+    def timestamp(self) -> datetime | None:
+        """The pinned version's time, once known (after :meth:`set_version`)."""
+        return self._version_time
+
+    def _pinned_time(self) -> datetime | None:
+        if self._version is not None and self._version_time is None:
+            raise ConfigurationError(
+                "the chunkedgraph's default timestamp follows the pinned version: "
+                f"await client.set_version({self._version}) first"
+            )
+        return self._version_time
+
+    async def set_version(self, version: int | None) -> None:
+        """Pin the materialization version and the chunkedgraph's default timestamp to its
+        time (the async client learns the time here); ``None`` unpins."""
+        if version is None:
+            self._pin(None, None)
+            return
+        self._require_datastack("version")
+        number = _checked_version(version)
+        self._pin(number, await adrive(self._version_plan(number), self._http, "version"))
 
     auth: SubClient[AsyncAuthClient] = SubClient(
         "dafclient.services.auth:AsyncAuthClient", doc="The auth service client."

@@ -26,11 +26,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import numpy as np
 from dafgen.materialize_v2.api.materialize import get_table_count, get_tables
 from dafgen.materialize_v3.api.materialize import (
     get_table_metadata,
+    get_tables_metadata,
     get_unique_string_values,
     get_version_metadata,
     get_versions,
@@ -48,16 +48,25 @@ from dafgen.materialize_v3.api.materialize import (
 from dafclient import _generated as gen
 from dafclient._context import ApiVersions
 from dafclient._plan import Call, Plan, async_op, read_json, sync_op
-from dafclient._service import AsyncBinding, ServiceClient, SyncBinding
+from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
 from dafclient.errors import InputError, ResponseFormatError
+from dafclient.services.materialize_frames import (
+    MaterializeWarning,
+    apply_filters,
+    decode_query,
+    merge_positions,
+    scale_positions,
+)
 from dafclient.timestamps import TimestampLike, from_epoch_seconds, to_epoch_seconds
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from dafclient.services.chunkedgraph import ChunkedGraphBase
+    from dafclient.services.materialize_tables import AsyncTableManager, TableManager
+
 MATERIALIZE_API = ApiVersions("materialize", known=(3,), versions_path="/materialize/api/versions")
 """dafclient speaks v3 (and, like CAVEclient, the v2 ``tables`` and ``count`` routes)."""
-ARROW_MEDIA_TYPE = "data.arrow"
 FILTER_KINDS = (
     "filter_in_dict",
     "filter_out_dict",
@@ -69,15 +78,9 @@ FILTER_KINDS = (
     "filter_spatial_dict",
     "filter_regex_dict",
 )
+POST_FILTER_KINDS = FILTER_KINDS[:7]
+"""The filters a client-side live query applies again to the rows with their new roots."""
 _AXES = ("x", "y", "z")
-
-
-def _has_pyarrow() -> bool:
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _server_time(text: Any) -> datetime | None:
@@ -96,8 +99,12 @@ def _version_record(data: Any, request: Call) -> dict[str, Any]:
     return record
 
 
+def _aware(timestamp: TimestampLike) -> datetime:
+    return from_epoch_seconds(to_epoch_seconds(timestamp))
+
+
 def _iso(timestamp: TimestampLike) -> str:
-    return from_epoch_seconds(to_epoch_seconds(timestamp)).isoformat()
+    return _aware(timestamp).isoformat()
 
 
 def _jsonable(value: Any) -> Any:
@@ -113,66 +120,12 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def merge_positions(frame: pd.DataFrame) -> pd.DataFrame:
-    """``X_position_x/_y/_z`` triples → one ``X_position`` column of int64 arrays, in place of x."""
-    columns = list(frame.columns)
-    out = frame
-    for name in columns:
-        if not (isinstance(name, str) and name.endswith("_position_x")):
-            continue
-        base = name[:-2]
-        triple = [f"{base}_{a}" for a in _AXES]
-        if not all(t in out.columns for t in triple):
-            continue
-        values = out[triple].to_numpy(dtype=np.int64, na_value=0)
-        at = list(out.columns).index(name)
-        out = out.drop(columns=triple)
-        out.insert(at, base, list(values))
-    return out
-
-
-def apply_not_in(frame: pd.DataFrame, filters: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """Drop the rows whose columns hold a not-in value (production ignores the filter)."""
-    keep = np.ones(len(frame), dtype=np.bool_)
-    for columns in filters.values():
-        for column, values in columns.items():
-            if column in frame.columns:
-                listed = values if isinstance(values, list | tuple | set | np.ndarray) else [values]
-                keep &= ~frame[column].isin(list(listed)).to_numpy()
-    return frame[keep].reset_index(drop=True)
-
-
-def decode_query(request: Call, response: httpx.Response, split_positions: bool) -> pd.DataFrame:
-    """A query response (Arrow IPC stream or JSON records) as a DataFrame with its headers in
-    ``attrs``."""
-    import pandas as pd
-
-    kind = response.headers.get("content-type", "")
-    if kind == ARROW_MEDIA_TYPE:
-        import pyarrow as pa
-
-        try:
-            frame: pd.DataFrame = pa.ipc.open_stream(response.content).read_all().to_pandas()
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise ResponseFormatError(
-                f"unreadable Arrow stream: {exc}", method=request.method, url=request.url
-            ) from exc
-    else:
-        data = read_json(request, response)
-        if not isinstance(data, list):
-            raise ResponseFormatError(
-                "expected a list of records", method=request.method, url=request.url
-            )
-        frame = pd.DataFrame(data)
-    if not split_positions:
-        frame = merge_positions(frame)
-    resolution = response.headers.get_list("dataframe_resolution")
-    if len(resolution) == 1 and "," in resolution[0]:
-        resolution = resolution[0].split(",")
-    frame.attrs["dataframe_resolution"] = [float(r) for r in resolution]
-    frame.attrs["column_names"] = response.headers.get("column_names")
-    frame.attrs["warnings"] = response.headers.get_list("Warning")
-    return frame
+def _listed(value: Any) -> list[Any]:
+    if isinstance(value, np.ndarray):
+        return list(value.ravel().tolist())
+    if isinstance(value, list | tuple | set):
+        return list(value)
+    return [value]
 
 
 class MaterializeBase(ServiceClient):
@@ -184,6 +137,19 @@ class MaterializeBase(ServiceClient):
     def __init__(self, *args: Any, version: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._version = version
+        self._metadata: dict[tuple[str, int], dict[str, Any]] = {}
+        self._chunkedgraph: ChunkedGraphBase | None = None
+
+    @property
+    def version(self) -> int | None:
+        """The version queries use when none is given (``None``: the most recent one)."""
+        return self._version
+
+    @version.setter
+    def version(self, value: int | None) -> None:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise InputError(f"version must be an integer or None, not {value!r}")
+        self._version = value
 
     def _datastack(self) -> str:
         return self._ctx.require_datastack(None)
@@ -194,6 +160,14 @@ class MaterializeBase(ServiceClient):
         if self._version is not None:
             return self._version
         return (yield from self._most_recent_version())
+
+    def _cg(self) -> ChunkedGraphBase:
+        """A chunkedgraph client of the same datastack (its plans only) for live queries."""
+        if self._chunkedgraph is None:
+            from dafclient.services.chunkedgraph import ChunkedGraphBase
+
+            self._chunkedgraph = ChunkedGraphBase(self._ctx)
+        return self._chunkedgraph
 
     # -- versions ----------------------------------------------------------------------------------
     def _get_versions(self, expired: bool = False) -> Plan[list[int]]:
@@ -225,8 +199,15 @@ class MaterializeBase(ServiceClient):
         """The instant a version represents (UTC)."""
         record = yield from self._get_version_metadata(version)
         stamp = record["time_stamp"]
-        assert isinstance(stamp, datetime)
+        if not isinstance(stamp, datetime):
+            raise ResponseFormatError("the version has no time_stamp", method="GET", url="")
         return stamp
+
+    def _version_timestamp(self, version: int) -> Plan[datetime]:
+        """The timestamp of ``version`` after checking it exists (expired ones included)."""
+        if version not in (yield from self._get_versions(expired=True)):
+            raise InputError(f"version {version} is not available for this datastack")
+        return (yield from self._get_timestamp(version))
 
     def _get_versions_metadata(self, expired: bool = False) -> Plan[list[dict[str, Any]]]:
         """Records of the datastack's versions (see :meth:`get_version_metadata`)."""
@@ -255,24 +236,42 @@ class MaterializeBase(ServiceClient):
             raise ResponseFormatError("expected a list", method="GET", url=request.url)
         return [str(name) for name in data]
 
+    @staticmethod
+    def _table_record(data: Any, request: Call) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise ResponseFormatError("expected an object", method="GET", url=request.url)
+        record = dict(data)
+        record["voxel_resolution"] = [record.get(f"voxel_resolution_{a}") for a in _AXES]
+        return record
+
     def _get_table_metadata(
         self, table_name: str, version: int | None = None
     ) -> Plan[dict[str, Any]]:
         """A table's metadata at a version, with ``voxel_resolution`` ``[x, y, z]`` added."""
         number = yield from self._resolve_version(version)
+        cached = self._metadata.get((table_name, number))
+        if cached is not None:
+            return dict(cached)
         request = gen.call(
             get_table_metadata, (yield from self._server()), self._datastack(), number, table_name
         )
+        record = self._table_record(read_json(request, (yield request)), request)
+        self._metadata[(table_name, number)] = record
+        return dict(record)
+
+    def _get_tables_metadata(self, version: int | None = None) -> Plan[list[dict[str, Any]]]:
+        """The metadata of every table of a version (as :meth:`get_table_metadata`)."""
+        number = yield from self._resolve_version(version)
+        request = gen.call(
+            get_tables_metadata, (yield from self._server()), self._datastack(), number
+        )
         data = read_json(request, (yield request))
-        if not isinstance(data, dict):
-            raise ResponseFormatError("expected an object", method="GET", url=request.url)
-        record = dict(data)
-        record["voxel_resolution"] = [
-            record.get("voxel_resolution_x"),
-            record.get("voxel_resolution_y"),
-            record.get("voxel_resolution_z"),
-        ]
-        return record
+        if not isinstance(data, list):
+            raise ResponseFormatError("expected a list", method="GET", url=request.url)
+        records = [self._table_record(item, request) for item in data]
+        for record in records:
+            self._metadata[(str(record.get("table_name")), number)] = record
+        return records
 
     def _get_annotation_count(
         self, table_name: str, version: int | None = None
@@ -283,22 +282,115 @@ class MaterializeBase(ServiceClient):
             get_table_count, (yield from self._server()), self._datastack(), number, table_name
         )
         data = read_json(request, (yield request))
-        if data is not None and not isinstance(data, int):
+        if data is not None and (isinstance(data, bool) or not isinstance(data, int)):
             raise ResponseFormatError("expected a count", method="GET", url=request.url)
         return data
 
     # -- queries -----------------------------------------------------------------------------------
-    def _query_call(self, request: Call) -> Call:
-        arrow = _has_pyarrow()
+    @staticmethod
+    def _query_call(request: Call) -> Call:
         params = dict(request.params or {})
-        params.update(return_pyarrow=arrow, arrow_format=True, direct_sql_pandas=True)
-        headers = {**(request.headers or {}), "Accept-Encoding": "zstd" if arrow else "gzip"}
+        params.update(
+            return_pyarrow=True, arrow_format=True, split_positions=True, direct_sql_pandas=True
+        )
+        headers = {**(request.headers or {}), "Accept-Encoding": "zstd"}
         return dataclasses.replace(request, params=params, headers=headers, idempotent=True)
+
+    def _decode(
+        self,
+        request: Call,
+        response: Any,
+        *,
+        split_positions: bool,
+        desired_resolution: Sequence[float] | None,
+        table: str,
+        version: int | None,
+    ) -> Plan[pd.DataFrame]:
+        """The reply as a DataFrame; positions scaled here when the server did not (v2)."""
+        frame = decode_query(request, response, split_positions)
+        if desired_resolution is not None and frame.attrs["dataframe_resolution"] is None:
+            if len(desired_resolution) != 3:
+                raise InputError("desired_resolution needs three values (x, y, z)")
+            meta = yield from self._get_table_metadata(table, version)
+            ratio = np.asarray(meta["voxel_resolution"], float) / np.asarray(
+                desired_resolution, float
+            )
+            frame = scale_positions(frame, ratio.tolist(), split_positions)
+            frame.attrs["dataframe_resolution"] = [float(r) for r in desired_resolution]
+        return frame
+
+    def _frozen(
+        self,
+        table: str,
+        number: int,
+        filters: Mapping[str, Mapping[str, Any]],
+        *,
+        select_columns: Sequence[str] | Mapping[str, Sequence[str]] | None,
+        offset: int | None,
+        limit: int | None,
+        desired_resolution: Sequence[float] | None,
+        split_positions: bool,
+        merge_reference: bool,
+        get_counts: bool = False,
+        random_sample: int | None = None,
+    ) -> Plan[pd.DataFrame]:
+        """One table at a version (joined with its reference target when it has one)."""
+        if limit is not None and limit <= 0:
+            raise InputError("limit must be positive")
+        reference = None
+        if merge_reference and not get_counts:
+            meta = yield from self._get_table_metadata(table, number)
+            reference = meta.get("reference_table") or None
+        keyed = {kind: {table: dict(value)} for kind, value in filters.items()}
+        body = self._body(keyed, offset, limit, desired_resolution)
+        server = yield from self._server()
+        if reference is not None:
+            body["tables"] = [[table, "target_id"], [reference, "id"]]
+            body["suffix_map"] = {table: "", reference: "_ref"}
+            if select_columns is not None:
+                body["select_column_map"] = (
+                    {t: list(c) for t, c in select_columns.items()}
+                    if isinstance(select_columns, Mapping)
+                    else {table: list(select_columns)}
+                )
+            endpoint: Any = join_query
+            args: tuple[Any, ...] = (server, self._datastack(), number)
+            extra: dict[str, Any] = {}
+        else:
+            if select_columns is not None:
+                if isinstance(select_columns, Mapping):
+                    raise InputError("select_columns of one table is a list of column names")
+                body["select_columns"] = list(select_columns)
+            endpoint = query_table
+            args = (server, self._datastack(), number, table)
+            extra = {"count": get_counts, "random_sample": random_sample}
+        request = self._query_call(gen.call(endpoint, *args, body=gen.RawBody(body), **extra))
+        response = yield request
+        frame = yield from self._decode(
+            request,
+            response,
+            split_positions=split_positions,
+            desired_resolution=desired_resolution,
+            table=table,
+            version=number,
+        )
+        frame = apply_filters(frame, filters, ("filter_out_dict",))
+        frame.attrs.update(
+            datastack_name=self._datastack(),
+            materialization_version=number,
+            table_name=table,
+            reference_table=reference,
+            filters={k: dict(v) for k, v in filters.items()},
+            select_columns=select_columns,
+            offset=offset,
+            limit=limit,
+            live_query=False,
+        )
+        return frame
 
     def _query_table(
         self,
         table: str,
-        *,
         filter_in_dict: Mapping[str, Iterable[Any]] | None = None,
         filter_out_dict: Mapping[str, Iterable[Any]] | None = None,
         filter_equal_dict: Mapping[str, Any] | None = None,
@@ -308,53 +400,297 @@ class MaterializeBase(ServiceClient):
         filter_less_equal_dict: Mapping[str, Any] | None = None,
         filter_spatial_dict: Mapping[str, Sequence[Sequence[float]]] | None = None,
         filter_regex_dict: Mapping[str, str] | None = None,
-        select_columns: Sequence[str] | None = None,
+        select_columns: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
         offset: int | None = None,
         limit: int | None = None,
-        desired_resolution: Sequence[float] | None = None,
+        *,
         split_positions: bool = False,
         materialization_version: int | None = None,
-        random_sample: int | None = None,
+        timestamp: TimestampLike | None = None,
+        merge_reference: bool = True,
+        desired_resolution: Sequence[float] | None = None,
         get_counts: bool = False,
+        random_sample: int | None = None,
     ) -> Plan[pd.DataFrame]:
-        """Rows of ``table`` at a version (default: the most recent) matching every filter."""
-        if limit is not None and limit <= 0:
-            raise InputError("limit must be positive")
+        """Rows of ``table`` matching every filter (filters keyed by column), as a DataFrame.
+
+        At ``materialization_version`` (default: the client's version, else the most recent), or
+        with ``timestamp`` as the table is at that time (:meth:`live_query`). A table that
+        references another (``target_id``) is joined with it (its columns suffixed ``_ref``)
+        unless ``merge_reference=False``. ``filter_out_dict`` is applied to the returned rows
+        here: production servers ignore it, so with ``limit`` fewer rows may come back.
+        Positions come as one ``[x, y, z]`` column each (``split_positions=True``: ``_x/_y/_z``),
+        in ``desired_resolution`` (nm per voxel) if given.
+        """
+        filters = self._table_filters(locals())
+        if timestamp is not None:
+            if materialization_version is not None:
+                raise InputError("pass materialization_version or timestamp, not both")
+            if get_counts:
+                raise InputError("get_counts needs a materialization version, not a timestamp")
+            return (
+                yield from self._live(
+                    table,
+                    timestamp,
+                    filters,
+                    select_columns=select_columns,
+                    offset=offset,
+                    limit=limit,
+                    split_positions=split_positions,
+                    post_filter=True,
+                    merge_reference=merge_reference,
+                    desired_resolution=desired_resolution,
+                    random_sample=random_sample,
+                )
+            )
         number = yield from self._resolve_version(materialization_version)
-        given = {
-            "filter_in_dict": filter_in_dict,
-            "filter_out_dict": filter_out_dict,
-            "filter_equal_dict": filter_equal_dict,
-            "filter_greater_dict": filter_greater_dict,
-            "filter_less_dict": filter_less_dict,
-            "filter_greater_equal_dict": filter_greater_equal_dict,
-            "filter_less_equal_dict": filter_less_equal_dict,
-            "filter_spatial_dict": filter_spatial_dict,
-            "filter_regex_dict": filter_regex_dict,
-        }
-        filters = {k: {table: dict(v)} for k, v in given.items() if v is not None}
-        body = self._body(filters, offset, limit, desired_resolution)
-        if select_columns is not None:
-            body["select_columns"] = list(select_columns)
-        request = self._query_call(
-            gen.call(
-                query_table,
-                (yield from self._server()),
-                self._datastack(),
-                number,
+        return (
+            yield from self._frozen(
                 table,
-                body=gen.RawBody(body),
-                count=get_counts,
+                number,
+                filters,
+                select_columns=select_columns,
+                offset=offset,
+                limit=limit,
+                desired_resolution=desired_resolution,
+                split_positions=split_positions,
+                merge_reference=merge_reference,
+                get_counts=get_counts,
                 random_sample=random_sample,
             )
         )
-        frame = decode_query(request, (yield request), split_positions)
-        return self._post_filter(frame, filters)
+
+    def _live_query(
+        self,
+        table: str,
+        timestamp: TimestampLike,
+        filter_in_dict: Mapping[str, Iterable[Any]] | None = None,
+        filter_out_dict: Mapping[str, Iterable[Any]] | None = None,
+        filter_equal_dict: Mapping[str, Any] | None = None,
+        filter_greater_dict: Mapping[str, Any] | None = None,
+        filter_less_dict: Mapping[str, Any] | None = None,
+        filter_greater_equal_dict: Mapping[str, Any] | None = None,
+        filter_less_equal_dict: Mapping[str, Any] | None = None,
+        filter_spatial_dict: Mapping[str, Sequence[Sequence[float]]] | None = None,
+        filter_regex_dict: Mapping[str, str] | None = None,
+        select_columns: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+        offset: int | None = None,
+        limit: int | None = None,
+        *,
+        split_positions: bool = False,
+        post_filter: bool = True,
+        merge_reference: bool = True,
+        desired_resolution: Sequence[float] | None = None,
+        random_sample: int | None = None,
+    ) -> Plan[pd.DataFrame]:
+        """``table`` with its root ids as they are at ``timestamp``, computed on this side as
+        CAVEclient does: the newest valid version at or before ``timestamp`` is queried with
+        root-id filters mapped to that version's ids, then every root id that is no longer
+        current is looked up again from its supervoxel, and the filters are applied again
+        (``post_filter``). Rows created or deleted after that version are not reflected; use
+        :meth:`live_live_query` for those."""
+        filters = self._table_filters(locals())
+        return (
+            yield from self._live(
+                table,
+                timestamp,
+                filters,
+                select_columns=select_columns,
+                offset=offset,
+                limit=limit,
+                split_positions=split_positions,
+                post_filter=post_filter,
+                merge_reference=merge_reference,
+                desired_resolution=desired_resolution,
+                random_sample=random_sample,
+            )
+        )
+
+    def _live(
+        self,
+        table: str,
+        timestamp: TimestampLike,
+        filters: Mapping[str, Mapping[str, Any]],
+        *,
+        select_columns: Sequence[str] | Mapping[str, Sequence[str]] | None,
+        offset: int | None,
+        limit: int | None,
+        split_positions: bool,
+        post_filter: bool,
+        merge_reference: bool,
+        desired_resolution: Sequence[float] | None,
+        random_sample: int | None,
+    ) -> Plan[pd.DataFrame]:
+        when = _aware(timestamp)
+        records = yield from self._get_versions_metadata()
+        valid = [r for r in records if r.get("valid", True) and r["time_stamp"] is not None]
+        earlier = [r for r in valid if r["time_stamp"] <= when]
+        if not earlier:
+            raise InputError(
+                f"timestamp {when.isoformat()} is before every valid version of "
+                f"{self._datastack()!r}; query a later time or a version"
+            )
+        chosen = max(earlier, key=lambda r: r["time_stamp"])
+        number, then = int(chosen["version"]), chosen["time_stamp"]
+        options: dict[str, Any] = {
+            "select_columns": select_columns,
+            "offset": offset,
+            "limit": limit,
+            "desired_resolution": desired_resolution,
+            "split_positions": split_positions,
+            "merge_reference": merge_reference,
+            "random_sample": random_sample,
+        }
+        if then == when:
+            return (yield from self._frozen(table, number, filters, **options))
+        mapped = yield from self._map_root_filters(filters, then, when)
+        frame = yield from self._frozen(table, number, mapped, **options)
+        frame = yield from self._update_roots(frame, when)
+        if post_filter:
+            frame = apply_filters(frame, filters, POST_FILTER_KINDS)
+        frame.attrs.update(
+            live_query=True,
+            timestamp=when,
+            filters={k: dict(v) for k, v in filters.items()},
+        )
+        return frame
+
+    def _map_root_filters(
+        self, filters: Mapping[str, Mapping[str, Any]], then: datetime, when: datetime
+    ) -> Plan[dict[str, dict[str, Any]]]:
+        """Root-id filters valid at ``when`` rewritten with the ids of ``then`` (a version)."""
+        kinds = ("filter_in_dict", "filter_out_dict", "filter_equal_dict")
+        ids: list[int] = []
+        for kind in kinds:
+            for column, value in (filters.get(kind) or {}).items():
+                if column.endswith("root_id"):
+                    ids.extend(int(v) for v in _listed(value))
+        mapped = {k: dict(v) for k, v in filters.items()}
+        for kind in POST_FILTER_KINDS[3:]:
+            for column in list(mapped.get(kind, {})):
+                if column.endswith("root_id"):
+                    del mapped[kind][column]
+            if kind in mapped and not mapped[kind]:
+                del mapped[kind]
+        unique = np.unique(np.asarray([i for i in ids if i != 0], dtype=np.uint64))
+        if unique.size == 0:
+            return mapped
+        cg = self._cg()
+        latest = yield from cg._is_latest_roots(unique, timestamp=when)
+        created = yield from cg._get_root_timestamps(unique)
+        expired = unique[~np.asarray(latest, dtype=bool)]
+        recent = unique[np.asarray([t > when for t in created], dtype=bool)]
+        if expired.size or recent.size:
+            raise InputError(
+                f"timestamp incompatible with root ids: {expired.tolist()} are expired and "
+                f"{recent.tolist()} are too recent at {when.isoformat()} (the chunkedgraph "
+                "client finds the valid ids: get_latest_roots, get_past_ids)"
+            )
+        past = (yield from cg._get_past_ids(unique, timestamp_past=then, timestamp_future=when))[
+            "past_id_map"
+        ]
+
+        def back(values: Any) -> list[int]:
+            out: list[int] = []
+            for v in _listed(values):
+                out.extend([int(p) for p in past.get(int(v), [v])] if int(v) else [0])
+            return out
+
+        for kind in kinds:
+            for column, value in list((mapped.get(kind) or {}).items()):
+                if not column.endswith("root_id"):
+                    continue
+                if kind == "filter_equal_dict":
+                    del mapped[kind][column]
+                    mapped.setdefault("filter_in_dict", {})[column] = back(value)
+                else:
+                    mapped[kind][column] = back(value)
+            if kind in mapped and not mapped[kind]:
+                del mapped[kind]
+        return mapped
+
+    def _update_roots(self, frame: pd.DataFrame, when: datetime) -> Plan[pd.DataFrame]:
+        """Every ``*_root_id`` no longer current at ``when`` looked up again from its supervoxel."""
+        cg = self._cg()
+        for column in [c for c in frame.columns if isinstance(c, str) and "_root_id" in c]:
+            supervoxels = column.replace("_root_id", "_supervoxel_id")
+            if supervoxels not in frame.columns or len(frame) == 0:
+                continue
+            roots = frame[column].to_numpy(dtype=np.uint64).copy()
+            unique = np.unique(roots[roots != 0])
+            if unique.size == 0:
+                continue
+            latest = np.asarray((yield from cg._is_latest_roots(unique, timestamp=when)), bool)
+            stale = np.isin(roots, unique[~latest])
+            if stale.any():
+                svs = frame[supervoxels].to_numpy(dtype=np.uint64)[stale]
+                roots[stale] = yield from cg._get_roots(svs, timestamp=when)
+                frame[column] = roots
+        return frame
+
+    def _synapse_query(
+        self,
+        pre_ids: int | Iterable[int] | None = None,
+        post_ids: int | Iterable[int] | None = None,
+        bounding_box: Sequence[Sequence[float]] | None = None,
+        bounding_box_column: str = "post_pt_position",
+        timestamp: TimestampLike | None = None,
+        remove_autapses: bool = True,
+        include_zeros: bool = True,
+        limit: int | None = None,
+        offset: int | None = None,
+        split_positions: bool = False,
+        desired_resolution: Sequence[float] | None = None,
+        materialization_version: int | None = None,
+        synapse_table: str | None = None,
+    ) -> Plan[pd.DataFrame]:
+        """Synapses of the datastack's synapse table from ``pre_ids`` and/or onto ``post_ids``
+        (one id or many), in ``bounding_box`` (voxels of the table) if given; autapses removed
+        unless ``remove_autapses=False``; ``include_zeros=False`` drops synapses to or from
+        root 0 (applied here, so it works although production servers ignore the filter)."""
+        if synapse_table is None:
+            synapse_table = (yield from datastack_record(self._ctx)).synapse_table
+            if not synapse_table:
+                raise InputError("the datastack names no synapse table; pass synapse_table=")
+        filter_in: dict[str, Any] = {}
+        filter_equal: dict[str, Any] = {}
+        for column, ids in (("pre_pt_root_id", pre_ids), ("post_pt_root_id", post_ids)):
+            if ids is None:
+                continue
+            if isinstance(ids, Iterable) and not isinstance(ids, str | bytes):
+                filter_in[column] = ids
+            else:
+                filter_equal[column] = ids
+        frame = yield from self._query_table(
+            synapse_table,
+            filter_in_dict=filter_in or None,
+            filter_equal_dict=filter_equal or None,
+            filter_out_dict=None
+            if include_zeros
+            else {"pre_pt_root_id": [0], "post_pt_root_id": [0]},
+            filter_spatial_dict=None
+            if bounding_box is None
+            else {bounding_box_column: bounding_box},
+            offset=offset,
+            limit=limit,
+            split_positions=split_positions,
+            desired_resolution=desired_resolution,
+            materialization_version=materialization_version,
+            timestamp=timestamp,
+            merge_reference=False,
+        )
+        frame.attrs["remove_autapses"] = remove_autapses
+        if remove_autapses and len(frame):
+            keep = frame["pre_pt_root_id"].to_numpy() != frame["post_pt_root_id"].to_numpy()
+            if not keep.all():
+                attrs = dict(frame.attrs)
+                frame = frame[keep].reset_index(drop=True)
+                frame.attrs.update(attrs)
+        return frame
 
     def _join_query(
         self,
         tables: Sequence[Sequence[str]],
-        *,
         filter_in_dict: Mapping[str, Mapping[str, Any]] | None = None,
         filter_out_dict: Mapping[str, Mapping[str, Any]] | None = None,
         filter_equal_dict: Mapping[str, Mapping[str, Any]] | None = None,
@@ -365,15 +701,19 @@ class MaterializeBase(ServiceClient):
         filter_spatial_dict: Mapping[str, Mapping[str, Any]] | None = None,
         filter_regex_dict: Mapping[str, Mapping[str, str]] | None = None,
         select_columns: Mapping[str, Sequence[str]] | None = None,
-        suffixes: Mapping[str, str] | None = None,
         offset: int | None = None,
         limit: int | None = None,
-        desired_resolution: Sequence[float] | None = None,
+        suffixes: Mapping[str, str] | None = None,
+        *,
         split_positions: bool = False,
         materialization_version: int | None = None,
+        desired_resolution: Sequence[float] | None = None,
     ) -> Plan[pd.DataFrame]:
         """``t1 JOIN t2 ON t1.c1 = t2.c2`` for ``tables=[[t1, c1], [t2, c2]]`` at a version;
-        filters, ``select_columns`` and ``suffixes`` are keyed by table."""
+        filters, ``select_columns`` and ``suffixes`` are keyed by table (``filter_out_dict`` is
+        applied to the returned rows, see :meth:`query_table`)."""
+        if limit is not None and limit <= 0:
+            raise InputError("limit must be positive")
         number = yield from self._resolve_version(materialization_version)
         filters = self._table_filters(locals())
         body = self._body(filters, offset, limit, desired_resolution)
@@ -391,14 +731,27 @@ class MaterializeBase(ServiceClient):
                 body=gen.RawBody(body),
             )
         )
-        frame = decode_query(request, (yield request), split_positions)
-        return self._post_filter(frame, filters)
+        frame = yield from self._decode(
+            request,
+            (yield request),
+            split_positions=split_positions,
+            desired_resolution=desired_resolution,
+            table=str(tables[-1][0]),
+            version=number,
+        )
+        frame = self._post_filter(frame, filters)
+        frame.attrs.update(
+            datastack_name=self._datastack(),
+            materialization_version=number,
+            join_query=True,
+            tables=[list(t) for t in tables],
+        )
+        return frame
 
     def _live_live_query(
         self,
         table: str,
         timestamp: TimestampLike,
-        *,
         joins: Sequence[Sequence[str]] | None = None,
         filter_in_dict: Mapping[str, Mapping[str, Any]] | None = None,
         filter_out_dict: Mapping[str, Mapping[str, Any]] | None = None,
@@ -410,16 +763,20 @@ class MaterializeBase(ServiceClient):
         filter_spatial_dict: Mapping[str, Mapping[str, Any]] | None = None,
         filter_regex_dict: Mapping[str, Mapping[str, str]] | None = None,
         select_columns: Mapping[str, Sequence[str]] | None = None,
-        suffixes: Mapping[str, str] | None = None,
         offset: int | None = None,
         limit: int | None = None,
-        desired_resolution: Sequence[float] | None = None,
+        *,
         split_positions: bool = False,
+        suffixes: Mapping[str, str] | None = None,
+        desired_resolution: Sequence[float] | None = None,
         allow_invalid_root_ids: bool = False,
     ) -> Plan[pd.DataFrame]:
-        """``table`` as it is at ``timestamp``: rows alive then, roots at that time. Filters,
-        ``select_columns`` (must include the main table's ``id``) and ``suffixes`` are keyed by
-        table; ``joins`` is ``[[t1, c1, t2, c2], ...]``."""
+        """``table`` as it is at ``timestamp``, computed by the server: rows alive then (created
+        and deleted ones too), roots at that time. Filters, ``select_columns`` (must include the
+        main table's ``id``) and ``suffixes`` are keyed by table; ``joins`` is
+        ``[[t1, c1, t2, c2], ...]``."""
+        if limit is not None and limit <= 0:
+            raise InputError("limit must be positive")
         filters = self._table_filters(locals())
         body = self._body(filters, offset, limit, desired_resolution)
         body["table"] = table
@@ -439,8 +796,22 @@ class MaterializeBase(ServiceClient):
                 allow_invalid_root_ids=allow_invalid_root_ids,
             )
         )
-        frame = decode_query(request, (yield request), split_positions)
-        return self._post_filter(frame, filters)
+        frame = yield from self._decode(
+            request,
+            (yield request),
+            split_positions=split_positions,
+            desired_resolution=desired_resolution,
+            table=table,
+            version=None,
+        )
+        frame = self._post_filter(frame, filters)
+        frame.attrs.update(
+            datastack_name=self._datastack(),
+            table_name=table,
+            live_query=True,
+            timestamp=_aware(timestamp),
+        )
+        return frame
 
     # -- views and string values -------------------------------------------------------------------
     def _json_get(
@@ -488,12 +859,13 @@ class MaterializeBase(ServiceClient):
         """Every view's columns (``{}`` when the version has no view)."""
         number = yield from self._resolve_version(materialization_version)
         data = yield from self._json_get(get_view_schemas, number, accept=frozenset({404}))
+        if data is not None and not isinstance(data, dict):
+            raise ResponseFormatError("expected an object", method="GET", url="")
         return {} if data is None else dict(data)
 
     def _query_view(
         self,
         view_name: str,
-        *,
         filter_in_dict: Mapping[str, Iterable[Any]] | None = None,
         filter_out_dict: Mapping[str, Iterable[Any]] | None = None,
         filter_equal_dict: Mapping[str, Any] | None = None,
@@ -506,13 +878,16 @@ class MaterializeBase(ServiceClient):
         select_columns: Sequence[str] | None = None,
         offset: int | None = None,
         limit: int | None = None,
-        desired_resolution: Sequence[float] | None = None,
+        *,
         split_positions: bool = False,
         materialization_version: int | None = None,
-        random_sample: int | None = None,
+        desired_resolution: Sequence[float] | None = None,
         get_counts: bool = False,
+        random_sample: int | None = None,
     ) -> Plan[pd.DataFrame]:
         """Rows of a view at a version; filters keyed by column, as in :meth:`query_table`."""
+        if limit is not None and limit <= 0:
+            raise InputError("limit must be positive")
         number = yield from self._resolve_version(materialization_version)
         filters = {
             kind: {view_name: dict(value)} for kind, value in self._table_filters(locals()).items()
@@ -533,7 +908,11 @@ class MaterializeBase(ServiceClient):
             )
         )
         frame = decode_query(request, (yield request), split_positions)
-        return self._post_filter(frame, filters)
+        frame = self._post_filter(frame, filters)
+        frame.attrs.update(
+            datastack_name=self._datastack(), materialization_version=number, view_name=view_name
+        )
+        return frame
 
     def _get_unique_string_values(self, table: str) -> Plan[dict[str, list[str | None]]]:
         """Distinct values of each string column of a live table."""
@@ -550,6 +929,8 @@ class MaterializeBase(ServiceClient):
         for kind in FILTER_KINDS:
             value = arguments.get(kind)
             if value is not None:
+                if not isinstance(value, Mapping):
+                    raise InputError(f"{kind} must be a dict, not {type(value).__name__}")
                 out[kind] = {str(k): v for k, v in value.items()}
         return out
 
@@ -573,13 +954,13 @@ class MaterializeBase(ServiceClient):
 
     @staticmethod
     def _post_filter(frame: pd.DataFrame, filters: Mapping[str, Any]) -> pd.DataFrame:
-        not_in = filters.get("filter_out_dict")
-        if not not_in:
+        """``filter_out_dict`` (keyed by table, then column) applied to the rows."""
+        columns: dict[str, Any] = {}
+        for per_table in (filters.get("filter_out_dict") or {}).values():
+            columns.update(per_table)
+        if not columns:
             return frame
-        attrs = dict(frame.attrs)
-        filtered = apply_not_in(frame, not_in)
-        filtered.attrs.update(attrs)
-        return filtered
+        return apply_filters(frame, {"filter_out_dict": columns}, ("filter_out_dict",))
 
 
 class MaterializeClient(SyncBinding, MaterializeBase):
@@ -592,8 +973,11 @@ class MaterializeClient(SyncBinding, MaterializeBase):
     get_versions_metadata = sync_op(MaterializeBase._get_versions_metadata)
     get_tables = sync_op(MaterializeBase._get_tables)
     get_table_metadata = sync_op(MaterializeBase._get_table_metadata)
+    get_tables_metadata = sync_op(MaterializeBase._get_tables_metadata)
     get_annotation_count = sync_op(MaterializeBase._get_annotation_count)
     query_table = sync_op(MaterializeBase._query_table)
+    live_query = sync_op(MaterializeBase._live_query)
+    synapse_query = sync_op(MaterializeBase._synapse_query)
     join_query = sync_op(MaterializeBase._join_query)
     live_live_query = sync_op(MaterializeBase._live_live_query)
     get_views = sync_op(MaterializeBase._get_views)
@@ -602,6 +986,13 @@ class MaterializeClient(SyncBinding, MaterializeBase):
     get_view_schemas = sync_op(MaterializeBase._get_view_schemas)
     query_view = sync_op(MaterializeBase._query_view)
     get_unique_string_values = sync_op(MaterializeBase._get_unique_string_values)
+
+    @property
+    def tables(self) -> TableManager:
+        """Typed queries by table name: ``tables.synapses(pre_pt_root_id=[...]).query()``."""
+        from dafclient.services.materialize_tables import TableManager
+
+        return TableManager(self)
 
 
 class AsyncMaterializeClient(AsyncBinding, MaterializeBase):
@@ -614,8 +1005,11 @@ class AsyncMaterializeClient(AsyncBinding, MaterializeBase):
     get_versions_metadata = async_op(MaterializeBase._get_versions_metadata)
     get_tables = async_op(MaterializeBase._get_tables)
     get_table_metadata = async_op(MaterializeBase._get_table_metadata)
+    get_tables_metadata = async_op(MaterializeBase._get_tables_metadata)
     get_annotation_count = async_op(MaterializeBase._get_annotation_count)
     query_table = async_op(MaterializeBase._query_table)
+    live_query = async_op(MaterializeBase._live_query)
+    synapse_query = async_op(MaterializeBase._synapse_query)
     join_query = async_op(MaterializeBase._join_query)
     live_live_query = async_op(MaterializeBase._live_live_query)
     get_views = async_op(MaterializeBase._get_views)
@@ -625,10 +1019,18 @@ class AsyncMaterializeClient(AsyncBinding, MaterializeBase):
     query_view = async_op(MaterializeBase._query_view)
     get_unique_string_values = async_op(MaterializeBase._get_unique_string_values)
 
+    @property
+    def tables(self) -> AsyncTableManager:
+        """Typed queries by table name: ``await tables.synapses(pre_pt_root_id=[...]).query()``."""
+        from dafclient.services.materialize_tables import AsyncTableManager
+
+        return AsyncTableManager(self)
+
 
 __all__ = [
     "AsyncMaterializeClient",
     "MaterializeClient",
+    "MaterializeWarning",
     "decode_query",
     "merge_positions",
 ]

@@ -71,7 +71,8 @@ def test_join_and_live_queries(client: Any, deployment: Deployment) -> None:
     svs = np.array([p for p in live["pre_pt_supervoxel_id"]], dtype=np.uint64)
     roots = deployment.graph.get_roots(svs, timestamp=now.timestamp()).astype(np.int64)
     np.testing.assert_array_equal(live["pre_pt_root_id"].to_numpy(dtype=np.int64), roots)
-    assert isinstance(live["pre_pt_position"].iloc[0], np.ndarray)
+    assert isinstance(live["pre_pt_position"].to_numpy()[0], np.ndarray)
+    assert np.asarray(live["pre_pt_position"].iloc[0]).shape == (3,)
 
 
 async def test_async_client_gives_the_same_rows(aclient: Any, client: Any) -> None:
@@ -93,7 +94,7 @@ def test_views_and_string_values(
     crossing = synapses[synapses["pre_pt_root_id"] != synapses["post_pt_root_id"]]
     big = client.materialize.query_view("synapse_graph", filter_greater_dict={"size": 300.0})
     assert big["id"].tolist() == crossing[crossing["size"] > 300.0]["id"].tolist()
-    assert isinstance(big["ctr_pt_position"].iloc[0], np.ndarray)
+    assert np.stack(list(big["ctr_pt_position"].to_numpy())).shape == (len(big), 3)
     values = client.materialize.get_unique_string_values("cell_types")
     assert set(values["cell_type"]) == set(
         client.materialize.query_table("cell_types")["cell_type"]
