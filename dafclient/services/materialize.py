@@ -91,7 +91,7 @@ def _server_time(text: Any) -> datetime | None:
 
 
 def _version_record(data: Any, request: Call) -> dict[str, Any]:
-    if not isinstance(data, dict) or "version" not in data:
+    if not isinstance(data, dict) or "version" not in data or data.get("time_stamp") is None:
         raise ResponseFormatError("expected a version record", method="GET", url=request.url)
     record = dict(data)
     record["time_stamp"] = _server_time(record.get("time_stamp"))
@@ -198,9 +198,7 @@ class MaterializeBase(ServiceClient):
     def _get_timestamp(self, version: int | None = None) -> Plan[datetime]:
         """The instant a version represents (UTC)."""
         record = yield from self._get_version_metadata(version)
-        stamp = record["time_stamp"]
-        if not isinstance(stamp, datetime):
-            raise ResponseFormatError("the version has no time_stamp", method="GET", url="")
+        stamp: datetime = record["time_stamp"]
         return stamp
 
     def _version_timestamp(self, version: int) -> Plan[datetime]:
@@ -817,18 +815,22 @@ class MaterializeBase(ServiceClient):
     def _json_get(
         self, endpoint: Any, *args: Any, accept: frozenset[int] = frozenset()
     ) -> Plan[Any]:
+        """The JSON object a GET route answers (None for an accepted error status)."""
         request = gen.call(
             endpoint, (yield from self._server()), self._datastack(), *args, accept=accept
         )
         response = yield request
-        return None if response.status_code in accept else read_json(request, response)
+        if response.status_code in accept:
+            return None
+        data = read_json(request, response)
+        if not isinstance(data, dict):
+            raise ResponseFormatError("expected an object", method="GET", url=request.url)
+        return data
 
     def _get_views(self, version: int | None = None) -> Plan[dict[str, dict[str, Any]]]:
         """The views of a version: ``{name: {"id", "description"}}``."""
         number = yield from self._resolve_version(version)
-        data = yield from self._json_get(get_views, number)
-        if not isinstance(data, dict):
-            raise ResponseFormatError("expected an object of views", method="GET", url="")
+        data: dict[str, dict[str, Any]] = yield from self._json_get(get_views, number)
         return data
 
     def _get_view_metadata(
@@ -837,8 +839,6 @@ class MaterializeBase(ServiceClient):
         """A view's metadata (``voxel_resolution`` ``[x, y, z]`` added)."""
         number = yield from self._resolve_version(materialization_version)
         data = yield from self._json_get(get_view_metadata, number, view_name)
-        if not isinstance(data, dict):
-            raise ResponseFormatError("expected an object", method="GET", url="")
         record = dict(data)
         record["voxel_resolution"] = [record.get(f"voxel_resolution_{a}") for a in _AXES]
         return record
@@ -848,9 +848,7 @@ class MaterializeBase(ServiceClient):
     ) -> Plan[dict[str, Any]]:
         """A view's columns: ``{column: {"type": …, "format"?: …}}``."""
         number = yield from self._resolve_version(materialization_version)
-        data = yield from self._json_get(get_view_schema, number, view_name)
-        if not isinstance(data, dict):
-            raise ResponseFormatError("expected an object", method="GET", url="")
+        data: dict[str, Any] = yield from self._json_get(get_view_schema, number, view_name)
         return data
 
     def _get_view_schemas(
@@ -859,8 +857,6 @@ class MaterializeBase(ServiceClient):
         """Every view's columns (``{}`` when the version has no view)."""
         number = yield from self._resolve_version(materialization_version)
         data = yield from self._json_get(get_view_schemas, number, accept=frozenset({404}))
-        if data is not None and not isinstance(data, dict):
-            raise ResponseFormatError("expected an object", method="GET", url="")
         return {} if data is None else dict(data)
 
     def _query_view(
@@ -917,8 +913,6 @@ class MaterializeBase(ServiceClient):
     def _get_unique_string_values(self, table: str) -> Plan[dict[str, list[str | None]]]:
         """Distinct values of each string column of a live table."""
         data = yield from self._json_get(get_unique_string_values, table)
-        if not isinstance(data, dict):
-            raise ResponseFormatError("expected an object", method="GET", url="")
         return {str(k): list(v) for k, v in data.items()}
 
     # -- helpers -----------------------------------------------------------------------------------

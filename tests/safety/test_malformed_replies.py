@@ -194,6 +194,45 @@ EXAMPLES: dict[str, Example] = {
     "l2cache.cache_metadata": lambda c, i: c.l2cache.cache_metadata(),
     "l2cache.table_mapping": lambda c, i: c.l2cache.table_mapping(),
     "l2cache.has_cache": lambda c, i: c.l2cache.has_cache(),
+    # materialize (version 2 is a valid version of the seeded datastack)
+    "materialize.get_versions": lambda c, i: c.materialize.get_versions(),
+    "materialize.most_recent_version": lambda c, i: c.materialize.most_recent_version(),
+    "materialize.get_version_metadata": lambda c, i: c.materialize.get_version_metadata(2),
+    "materialize.get_timestamp": lambda c, i: c.materialize.get_timestamp(2),
+    "materialize.get_versions_metadata": lambda c, i: c.materialize.get_versions_metadata(),
+    "materialize.get_tables": lambda c, i: c.materialize.get_tables(2),
+    "materialize.get_table_metadata": lambda c, i: c.materialize.get_table_metadata(SYNAPSES, 2),
+    "materialize.get_tables_metadata": lambda c, i: c.materialize.get_tables_metadata(2),
+    "materialize.get_annotation_count": lambda c, i: c.materialize.get_annotation_count(
+        SYNAPSES, 2
+    ),
+    "materialize.query_table": lambda c, i: c.materialize.query_table(
+        SYNAPSES, materialization_version=2, limit=5
+    ),
+    "materialize.live_query": lambda c, i: c.materialize.live_query(
+        SYNAPSES, datetime.now(UTC), filter_in_dict={"pre_pt_root_id": [i.root]}
+    ),
+    "materialize.synapse_query": lambda c, i: c.materialize.synapse_query(
+        pre_ids=i.root, materialization_version=2
+    ),
+    "materialize.join_query": lambda c, i: c.materialize.join_query(
+        [["nucleus_cell_types", "target_id"], ["nuclei", "id"]], materialization_version=2
+    ),
+    "materialize.live_live_query": lambda c, i: c.materialize.live_live_query(
+        SYNAPSES, datetime.now(UTC), limit=5
+    ),
+    "materialize.get_views": lambda c, i: c.materialize.get_views(2),
+    "materialize.get_view_metadata": lambda c, i: c.materialize.get_view_metadata(
+        "synapse_graph", 2
+    ),
+    "materialize.get_view_schema": lambda c, i: c.materialize.get_view_schema("synapse_graph", 2),
+    "materialize.get_view_schemas": lambda c, i: c.materialize.get_view_schemas(2),
+    "materialize.query_view": lambda c, i: c.materialize.query_view(
+        "synapse_graph", materialization_version=2, limit=5
+    ),
+    "materialize.get_unique_string_values": lambda c, i: c.materialize.get_unique_string_values(
+        "cell_types"
+    ),
 }
 
 
@@ -290,7 +329,16 @@ def test_every_operation_has_an_example() -> None:
     client = FrameworkClient("ds", server_address="https://daf.test", auth_token="t")
     operations = {
         f"{service}.{name}"
-        for service in ("auth", "info", "schema", "state", "annotation", "chunkedgraph", "l2cache")
+        for service in (
+            "auth",
+            "info",
+            "schema",
+            "state",
+            "annotation",
+            "chunkedgraph",
+            "l2cache",
+            "materialize",
+        )
         for name, value in vars(type(getattr(client, service))).items()
         if isinstance(value, SyncOperation)
     }
