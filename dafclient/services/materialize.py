@@ -608,22 +608,36 @@ class MaterializeBase(ServiceClient):
         return mapped
 
     def _update_roots(self, frame: pd.DataFrame, when: datetime) -> Plan[pd.DataFrame]:
-        """Every ``*_root_id`` no longer current at ``when`` looked up again from its supervoxel."""
+        """Every ``*_root_id`` no longer current at ``when`` looked up again from its supervoxel
+        (one ``is_latest_roots`` and one ``get_roots`` request for all the root columns)."""
+        pairs = [
+            (c, c.replace("_root_id", "_supervoxel_id"))
+            for c in frame.columns
+            if isinstance(c, str) and "_root_id" in c
+        ]
+        pairs = [(r, s) for r, s in pairs if s in frame.columns]
+        if not pairs or len(frame) == 0:
+            return frame
+        roots = {r: frame[r].to_numpy(dtype=np.uint64).copy() for r, _ in pairs}
+        unique = np.unique(np.concatenate(list(roots.values())))
+        unique = unique[unique != 0]
+        if unique.size == 0:
+            return frame
         cg = self._cg()
-        for column in [c for c in frame.columns if isinstance(c, str) and "_root_id" in c]:
-            supervoxels = column.replace("_root_id", "_supervoxel_id")
-            if supervoxels not in frame.columns or len(frame) == 0:
-                continue
-            roots = frame[column].to_numpy(dtype=np.uint64).copy()
-            unique = np.unique(roots[roots != 0])
-            if unique.size == 0:
-                continue
-            latest = np.asarray((yield from cg._is_latest_roots(unique, timestamp=when)), bool)
-            stale = np.isin(roots, unique[~latest])
-            if stale.any():
-                svs = frame[supervoxels].to_numpy(dtype=np.uint64)[stale]
-                roots[stale] = yield from cg._get_roots(svs, timestamp=when)
-                frame[column] = roots
+        latest = np.asarray((yield from cg._is_latest_roots(unique, timestamp=when)), bool)
+        stale = unique[~latest]
+        if stale.size == 0:
+            return frame
+        masks = {r: np.isin(roots[r], stale) for r, _ in pairs}
+        svs = np.concatenate([frame[s].to_numpy(dtype=np.uint64)[masks[r]] for r, s in pairs])
+        found = yield from cg._get_roots(svs, timestamp=when)
+        start = 0
+        for column, _ in pairs:
+            count = int(masks[column].sum())
+            if count:
+                roots[column][masks[column]] = found[start : start + count]
+                frame[column] = roots[column]
+            start += count
         return frame
 
     def _synapse_query(
