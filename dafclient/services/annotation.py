@@ -223,13 +223,32 @@ def _staged_table(staged_annos: AnnotationStage[Any]) -> str:
     return staged_annos.table_name
 
 
-def _uploaded(result: BulkResult) -> list[int] | dict[int, int]:
+def _uploaded(result: BulkResult) -> list[int] | IdMap:
     """CAVEclient's answer to an upload: new ids, or old id -> new id for updates."""
     if not result.complete:
         raise UploadIncompleteError(result)
     if result.operation == "update":
-        return {int(o): int(n) for o, n in zip(result.target_ids, result.ids, strict=True)}
+        return IdMap((str(o), int(n)) for o, n in zip(result.target_ids, result.ids, strict=True))
     return [int(i) for i in result.ids]
+
+
+class IdMap(dict[str, int]):
+    """Old annotation id -> new id of an update. The keys are strings, as in the service's JSON
+    and CAVEclient's answer; an ``int`` id is looked up too (``mapping[old_id]``)."""
+
+    def __missing__(self, key: Any) -> int:
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            return self[str(int(key))]
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            key = str(int(key))
+        return dict.__contains__(self, key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        """``mapping[key]``, or ``default``."""
+        return self[key] if key in self else default  # noqa: SIM401 - dict.get skips __missing__
 
 
 class TableName(str):
@@ -299,7 +318,17 @@ class AnnotationClientBase(ServiceClient):
         request = gen.call(
             get_table_metadata, server, aligned_volume_name=volume, table_name=table_name
         )
-        return gen.parse(TableMetadata, request, (yield request))
+        metadata = gen.parse(TableMetadata, request, (yield request))
+        # CAVEclient folds the three into one list; md["voxel_resolution"] answers it too.
+        metadata.additional_properties.setdefault(
+            "voxel_resolution",
+            [
+                metadata.voxel_resolution_x,
+                metadata.voxel_resolution_y,
+                metadata.voxel_resolution_z,
+            ],
+        )
+        return metadata
 
     def _get_annotation_count(
         self, table_name: str, aligned_volume_name: str | None = None
@@ -573,14 +602,15 @@ class AnnotationClientBase(ServiceClient):
         *,
         validate: bool = True,
         ignore_columns: Iterable[str] = (),
-    ) -> Plan[dict[int, int]]:
+    ) -> Plan[IdMap]:
         """Replace annotations (each with its ``id`` and full content); returns old id -> new
-        id. Rows are validated as by :meth:`post_annotation` (``validate=False`` to skip it),
+        id (string keys as CAVEclient's; ``int`` ids answer too). Rows are validated as by :meth:`post_annotation` (``validate=False`` to skip it),
         and each needs an ``id``."""
         body, count = yield from self._write_body(
             table_name, data, True, aligned_volume_name, validate, ignore_columns
         )
-        return (yield from self._update(table_name, body, aligned_volume_name, count))
+        mapping = yield from self._update(table_name, body, aligned_volume_name, count)
+        return IdMap((str(old), new) for old, new in mapping.items())
 
     def _update_annotation_df(
         self,
@@ -591,7 +621,7 @@ class AnnotationClientBase(ServiceClient):
         *,
         validate: bool = True,
         ignore_columns: Iterable[str] = (),
-    ) -> Plan[dict[int, int]]:
+    ) -> Plan[IdMap]:
         """:meth:`update_annotation` from a DataFrame (an ``id`` column is required); columns
         as in :meth:`post_annotation_df`."""
         frame = _position_frame(df, position_columns)
@@ -1037,7 +1067,7 @@ class AnnotationClient(SyncBinding, AnnotationClientBase):
         batch_size: int = MAX_ANNOTATIONS_PER_REQUEST,
         progress: bool = True,
         retries: int = 3,
-    ) -> list[int] | dict[int, int]:
+    ) -> list[int] | IdMap:
         """CAVEclient's upload of a stage: :meth:`bulk_post` (or :meth:`bulk_update` for an
         update stage) to the stage's table; returns the new ids (old id -> new id for updates).
 
@@ -1088,7 +1118,7 @@ class AsyncAnnotationClient(AsyncBinding, AnnotationClientBase):
         batch_size: int = MAX_ANNOTATIONS_PER_REQUEST,
         progress: bool = True,
         retries: int = 3,
-    ) -> list[int] | dict[int, int]:
+    ) -> list[int] | IdMap:
         """CAVEclient's upload of a stage: :meth:`bulk_post` (or :meth:`bulk_update` for an
         update stage) to the stage's table; returns the new ids (old id -> new id for updates).
 

@@ -88,8 +88,14 @@ class AuthClientBase(ServiceClient):
         return self._explicit_server or self._ctx.server_address
 
     def get_token(self, token_key: str | None = None) -> str | None:
-        """Read the token stored under ``token_key`` in this client's token file."""
-        return read_token_file(self._token_file, token_key or self._token_key)
+        """Load the token stored under ``token_key`` in this client's token file: the client
+        uses it from now on (as CAVEclient's and the original client's ``get_token`` do), and
+        it is returned (``None`` when the file has no such key)."""
+        key = token_key or self._token_key
+        token = read_token_file(self._token_file, key)
+        self._token_key = key
+        self.token = token
+        return token
 
     def save_token(
         self,

@@ -158,6 +158,16 @@ class SplitPreview(tuple[Any, ...]):
         )
 
 
+class ChangeLog(dict[str, Any]):
+    """A change log with the service's keys (``n_mergers``, as CAVEclient passes them on);
+    ``log["n_merges"]`` answers the merge count too."""
+
+    def __missing__(self, key: str) -> Any:
+        if key == "n_merges":
+            return self["n_mergers"]
+        raise KeyError(key)
+
+
 class OperationDetails(dict[str, dict[str, Any]]):
     """Operation id (a string, as in the service's JSON and CAVEclient) -> what it did; an
     ``int`` id is looked up too."""
@@ -731,19 +741,18 @@ class ChunkedGraphBase(ServiceClient):
             int64_as_str=False,
         )
         data = read_json(request, (yield request))
-        return {
-            "n_merges": int(data["n_mergers"]),
-            "n_splits": int(data["n_splits"]),
-            "operations_ids": ids_from_json(data["operations_ids"]),
-            "past_ids": ids_from_json(data["past_ids"]),
-            "user_info": {
-                str(user): {
-                    "n_merges": int(c.get("n_mergers", 0)),
-                    "n_splits": int(c.get("n_splits", 0)),
-                }
+        return ChangeLog(
+            n_mergers=int(data["n_mergers"]),
+            n_splits=int(data["n_splits"]),
+            operations_ids=ids_from_json(data["operations_ids"]),
+            past_ids=ids_from_json(data["past_ids"]),
+            user_info={
+                str(user): ChangeLog(
+                    n_mergers=int(c.get("n_mergers", 0)), n_splits=int(c.get("n_splits", 0))
+                )
                 for user, c in data["user_info"].items()
             },
-        }
+        )
 
     def _get_merge_log(self, root_id: int) -> Plan[dict[str, Any]]:
         """The merges in a root's past: edges and their coordinates."""

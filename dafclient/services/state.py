@@ -24,7 +24,7 @@ from dafgen.nglstate_v1.api.nglstate import (
 
 from dafclient import _generated as gen
 from dafclient._context import ApiVersions
-from dafclient._plan import Call, Plan, async_op, read_json, run_now, sync_op
+from dafclient._plan import Call, Plan, async_op, drive, read_json, run_now, sync_op
 from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
 from dafclient.errors import ConfigurationError, InputError, ResponseFormatError
 from dafclient.timestamps import TimestampLike, to_epoch_seconds
@@ -96,13 +96,13 @@ class StateClientBase(ServiceClient):
         version = yield from self._api_version()
         return f"{server}/nglstate/api/v1" if version == 1 else f"{server}/nglstate"
 
-    def _state_service_endpoint(self) -> Plan[str]:
+    def _state_url_template(self) -> Plan[str]:
         return (yield from self._prefix()) + "/{state_id}"
 
     @property
     def state_service_endpoint(self) -> str:
-        """URL template of a state (``…/{state_id}``); needs no request."""
-        return run_now(self._state_service_endpoint())
+        """The URL states are posted to (CAVEclient's meaning); needs no request."""
+        return run_now(self._prefix()) + "/post"
 
     def _get_state_json(self, state_id: int | str) -> Plan[Any]:
         """A state, by id or by URL (a URL on another host is fetched without your token)."""
@@ -205,7 +205,7 @@ class StateClientBase(ServiceClient):
         if static_url:
             target = str(state_id)
         else:
-            template = yield from self._state_service_endpoint()
+            template = yield from self._state_url_template()
             target = template.format(state_id=int(state_id))
         if target_site in (None, "seunglab"):
             return f"{viewer}/?json_url={quote(target, safe=':/') if not static_url else target}"
@@ -241,6 +241,18 @@ class StateClientBase(ServiceClient):
 
 class JSONService(SyncBinding, StateClientBase):
     """The Neuroglancer JSON state service (global server)."""
+
+    @property
+    def ngl_url(self) -> str | None:
+        """The Neuroglancer deployment used by :meth:`build_neuroglancer_url`: the one set, else
+        the datastack's viewer site (as CAVEclient's full client), else None."""
+        if self._ngl_url is None and self._ctx.datastack_name:
+            return drive(datastack_record(self._ctx), self._http).viewer_site
+        return self._ngl_url
+
+    @ngl_url.setter
+    def ngl_url(self, value: str | None) -> None:
+        self._ngl_url = value
 
     get_state_json = sync_op(StateClientBase._get_state_json)
     upload_state_json = sync_op(StateClientBase._upload_state_json)

@@ -116,7 +116,9 @@ def test_remaining_auth_methods(
     token_file = tmp_path / "token.json"
     client.auth.save_token(token=daf_server.admin_token, token_file=token_file, token_key="lab")
     assert client.auth.get_token("lab") == daf_server.admin_token
-    assert client.auth.get_token("other") is None
+    # As in CAVEclient, get_token loads the token into the client.
+    assert client.auth.get_token("other") is None and client.auth.token is None
+    assert client.auth.get_token("lab") == client.auth.token == daf_server.admin_token
     assert json.loads(token_file.read_text()) == {"lab": daf_server.admin_token}
     assert token_file.stat().st_mode & 0o777 == 0o600
 
@@ -146,9 +148,7 @@ def test_remaining_info_methods(
 def test_remaining_state_methods(
     client: FrameworkClient, daf_server: LocalServer, tmp_path: Path
 ) -> None:
-    assert (
-        client.state.state_service_endpoint == f"{daf_server.base_url}/nglstate/api/v1/{{state_id}}"
-    )
+    assert client.state.state_service_endpoint == f"{daf_server.base_url}/nglstate/api/v1/post"
     client.state.ngl_url = "https://viewer.example.org/"
     assert client.state.build_neuroglancer_url(7).startswith(
         "https://viewer.example.org/?json_url="
