@@ -117,6 +117,7 @@ EXAMPLES: dict[str, Example] = {
     "state.get_property_json": lambda c, i: c.state.get_property_json(i.state),
     "state.upload_state_json": lambda c, i: c.state.upload_state_json({"layers": []}),
     "state.upload_property_json": lambda c, i: c.state.upload_property_json({"p": 1}),
+    "state.get_neuroglancer_info": lambda c, i: c.state.get_neuroglancer_info(c.server_address),
     # annotation
     "annotation.get_tables": lambda c, i: c.annotation.get_tables(),
     "annotation.get_table_metadata": lambda c, i: c.annotation.get_table_metadata(SYNAPSES),
@@ -350,6 +351,7 @@ def test_every_operation_has_an_example() -> None:
         "annotation.update_annotation_df",  # update_annotation's request
         "annotation.resume",  # needs a BulkResult: bulk_post's reads
         "annotation.stage",  # the table metadata request
+        "annotation.stage_annotations",  # stage's
         "annotation.get_aligned_volume_name",  # the datastack record
         "state.build_neuroglancer_url",  # no request
         "info.refresh_stored_data",  # no request
