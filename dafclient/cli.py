@@ -138,6 +138,10 @@ def codegen_command(
         str | None,
         typer.Option(help="Auth token (default: found the way FrameworkClient finds it)."),
     ] = None,
+    datastack: Annotated[
+        str | None,
+        typer.Option(help="Also write typed table classes of this datastack (tables_<name>.py)."),
+    ] = None,
 ) -> None:
     """Generate typed annotation models and request packages from a live deployment.
 
@@ -148,7 +152,7 @@ def codegen_command(
     from dafclient.live_codegen import LiveCodegenError, generate_from_server
 
     try:
-        generate_from_server(server, out, token=token, echo=typer.echo)
+        generate_from_server(server, out, token=token, echo=typer.echo, datastack=datastack)
     except LiveCodegenError as exc:
         if exc.param_hint:
             raise typer.BadParameter(str(exc), param_hint=exc.param_hint) from exc

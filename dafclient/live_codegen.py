@@ -35,9 +35,15 @@ class LiveCodegenError(DafError):
 
 
 def generate_from_server(
-    server: str, out: Path, *, token: str | None = None, echo: Callable[[str], Any] = print
+    server: str,
+    out: Path,
+    *,
+    token: str | None = None,
+    echo: Callable[[str], Any] = print,
+    datastack: str | None = None,
 ) -> None:
-    """Write the package ``out`` (named after the folder) from the deployment at ``server``."""
+    """Write the package ``out`` (named after the folder) from the deployment at ``server``;
+    with ``datastack``, also its typed table classes (``out/tables_<datastack>.py``)."""
     missing = [name for name in CODEGEN_MODULES if importlib.util.find_spec(name) is None]
     if missing:
         raise LiveCodegenError(
@@ -93,6 +99,20 @@ def generate_from_server(
     echo(f"{out.name}.{config.annotation_models.module}: {len(names)} annotation types")
     for target in targets:
         echo(f"{out.name}.{target.module}: {target.service} API {target.version}")
+    if datastack is not None:
+        from dafclient.services.materialize_codegen import write_tables
+
+        tables = write_tables(
+            server,
+            datastack,
+            out,
+            token=token,
+            header=make_header(
+                f"the deployment at {server}",
+                f"`dafclient codegen --server {server} --out {out.name} --datastack {datastack}`",
+            ),
+        )
+        echo(f"{out.name}.{tables.stem}: typed queries of the tables of {datastack}")
     echo(f"import with {out.parent} on sys.path: import {out.name}")
 
 

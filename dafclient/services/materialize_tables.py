@@ -305,11 +305,31 @@ class AsyncTableManager(_Manager):
     _query_class = AsyncTableQuery
 
 
+class TypedTables:
+    """Base of the ``Tables`` classes ``dafclient codegen --datastack`` writes: one method per
+    table whose keyword parameters are its columns, so an IDE completes them and mypy checks
+    their types."""
+
+    def __init__(self, client: MaterializeBase) -> None:
+        self._client = client
+
+    @staticmethod
+    def _given(values: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if k != "self" and v is not None}
+
+    def _sync(self, table: str, values: Mapping[str, Any]) -> TableQuery:
+        return TableQuery(self._client, table, self._given(values))
+
+    def _async(self, table: str, values: Mapping[str, Any]) -> AsyncTableQuery:
+        return AsyncTableQuery(self._client, table, self._given(values))
+
+
 __all__ = [
     "AsyncTableManager",
     "AsyncTableQuery",
     "TableColumns",
     "TableManager",
     "TableQuery",
+    "TypedTables",
     "build_filters",
 ]
