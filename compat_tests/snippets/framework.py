@@ -69,3 +69,20 @@ def global_only_and_info_cache(client: Any, fx: Fixtures) -> Any:
         "cached": cached.info.segmentation_source(),
         "global_only_schemas": len(only.schema.get_schemas()) > 0,
     }
+
+
+@snippet("CAVEclient.__init__", "CAVEclient.version", "CAVEclient.timestamp", "materialize.version")
+def pinned_version(client: Any, fx: Fixtures) -> Any:
+    latest = int(client.materialize.most_recent_version())  # CAVEclient's is a numpy int
+    pinned = fx.make(
+        fx.datastack,
+        server_address=fx.server,
+        auth_token=fx.token,
+        version=latest,
+        write_server_cache=False,
+    )
+    return {
+        "version": pinned.version,
+        "timestamp": pinned.timestamp,
+        "materialize": pinned.materialize.version,
+    }
