@@ -44,7 +44,13 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
 
 
 def arrow_stream(frame: pd.DataFrame, accept_encoding: str, compress: bool) -> bytes:
-    batch = pa.RecordBatch.from_pandas(frame)
+    # One RecordBatch, as production sends. RecordBatch.from_pandas fails on a column pandas keeps
+    # as a chunked Arrow array (pandas 3 strings of an empty result), so the table's columns are
+    # combined first.
+    table = pa.Table.from_pandas(frame)
+    batch = pa.RecordBatch.from_arrays(
+        [column.combine_chunks() for column in table.columns], schema=table.schema
+    )
     codec = None
     if compress and "lz4" in accept_encoding:
         codec = "lz4"

@@ -196,3 +196,14 @@ async def test_async_client_gives_the_same_answers(
         await aclient.materialize.get_tables_metadata() == client.materialize.get_tables_metadata()
     )
     assert naive(when) < naive(second)
+
+
+def test_an_empty_result_is_an_empty_frame(client: Any) -> None:
+    """A filter that matches nothing (string columns in the result) gives no row, not a 500."""
+    plain = client.materialize.query_table(
+        "nucleus_cell_types", filter_in_dict={"cell_type": ["nope"]}, merge_reference=False
+    )
+    merged = client.materialize.query_table(
+        "nucleus_cell_types", filter_in_dict={"cell_type": ["nope"]}
+    )
+    assert len(plain) == 0 and len(merged) == 0 and "cell_type" in merged.columns
