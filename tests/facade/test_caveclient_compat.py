@@ -4,6 +4,7 @@ comparison with CAVEclient itself is ``nox -s compat``)."""
 from __future__ import annotations
 
 import inspect
+import json
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +188,15 @@ def test_preview_split_unpacks_as_caveclients(client: Any, manifest: Any) -> Non
     assert details[merge.operation_id] is details[str(merge.operation_id)]
     log = cg.get_change_log(root)
     assert log["n_mergers"] == log["n_merges"] >= 1
+
+
+def test_setup_token_asks_until_a_token_works(
+    daf_server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAF_SECRETS_DIR", str(tmp_path))
+    answers = iter(["not a token", "0" * 32, daf_server.admin_token])
+    monkeypatch.setattr("getpass.getpass", lambda prompt: next(answers))
+    saved = dafclient.CAVEclient.setup_token(daf_server.base_url, open=False)
+    assert saved.parent == tmp_path
+    assert json.loads(saved.read_text())["token"] == daf_server.admin_token
+    assert next(answers, None) is None  # every answer was asked for
