@@ -104,6 +104,7 @@ def _cave_members() -> dict[str, set[str]]:
     from caveclient.frameworkclient import CAVEclientFull
     from caveclient.infoservice import InfoServiceClient
     from caveclient.jsonservice import JSONService
+    from caveclient.l2cache import L2CacheClient
     from caveclient.materializationengine import MaterializationClient
 
     classes = {
@@ -115,6 +116,7 @@ def _cave_members() -> dict[str, set[str]]:
         "schema": SchemaClient,
         "state": JSONService,
         "materialize": MaterializationClient,
+        "l2cache": L2CacheClient,
     }
     return {name: {m for m, _ in inspect.getmembers(cls)} for name, cls in classes.items()}
 

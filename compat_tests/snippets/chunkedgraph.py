@@ -168,3 +168,18 @@ def edits(client: Any, fx: Fixtures) -> Any:
         "apart_again": apart_again,
         "merged_again": int(again["new_root_ids"][0]) == int(cg.get_root_id(sv_a)),
     }
+
+
+@snippet("chunkedgraph.get_subgraph", "chunkedgraph.remesh_level2_chunks", "chunkedgraph.timestamp")
+def subgraph_and_remesh(client: Any, fx: Fixtures) -> Any:
+    root = _root(client, fx)
+    bounds = np.array([[0, 4096], [0, 4096], [0, 512]])
+    edges, affinities, areas = client.chunkedgraph.get_subgraph(root, bounds)
+    l2 = client.chunkedgraph.get_leaves(root, stop_layer=2)
+    return {
+        "edges": sorted(sorted(map(int, e)) for e in edges),
+        "n_affinities": len(affinities),
+        "n_areas": len(areas),
+        "remesh": client.chunkedgraph.remesh_level2_chunks(l2[:2]),
+        "timestamp": client.chunkedgraph.timestamp,
+    }
