@@ -339,6 +339,9 @@ class MaterializeBase(ServiceClient):
         if merge_reference and not get_counts:
             meta = yield from self._get_table_metadata(table, number)
             reference = meta.get("reference_table") or None
+            from dafclient.services.materialize_tables import check_query
+
+            check_query(table, meta, filters, select_columns)
         keyed = {kind: {table: dict(value)} for kind, value in filters.items()}
         body = self._body(keyed, offset, limit, desired_resolution)
         server = yield from self._server()
@@ -523,6 +526,8 @@ class MaterializeBase(ServiceClient):
         records = yield from self._get_versions_metadata()
         valid = [r for r in records if r.get("valid", True) and r["time_stamp"] is not None]
         earlier = [r for r in valid if r["time_stamp"] <= when]
+        if not valid:
+            raise InputError(f"datastack {self._datastack()!r} has no valid version")
         if not earlier:
             raise InputError(
                 f"timestamp {when.isoformat()} is before every valid version of "

@@ -96,6 +96,54 @@ def _check_value(columns: TableColumns, column: str, value: Any) -> None:
             raise InputError(f"{columns.table}.{column} holds uint64 ids, not {item!r}")
 
 
+_CRUD = {"created": "time", "deleted": "time", "superceded_id": "integer"}
+_COMPARED = {"integer", "number", "time"}
+
+
+def check_query(
+    table: str,
+    metadata: Mapping[str, Any],
+    filters: Mapping[str, Mapping[str, Any]],
+    select_columns: Sequence[str] | Mapping[str, Sequence[str]] | None,
+) -> None:
+    """:class:`InputError` for a filter or selected column the table does not have, or a filter
+    value of the wrong kind, when the table's annotation type is known here (else the server
+    judges)."""
+    try:
+        columns = _columns_of(table, metadata)
+    except InputError:
+        return
+    kinds = {**_CRUD, **columns.kinds}
+
+    def known(column: str) -> str:
+        if column not in kinds:
+            raise InputError(
+                f"{table} ({columns.schema_type}) has no column {column!r}; columns: "
+                f"{sorted(columns.kinds)}"
+            )
+        return kinds[column]
+
+    for kind, per_column in filters.items():
+        for column, value in per_column.items():
+            found = known(column)
+            if kind == "filter_spatial_dict":
+                if found != "position":
+                    raise InputError(f"{table}.{column} is not a position: no spatial filter")
+            elif kind == "filter_regex_dict":
+                if found != "string":
+                    raise InputError(f"{table}.{column} is {found}: regex filters need a string")
+            elif found == "position":
+                raise InputError(f"filter the position {table}.{column} with filter_spatial_dict")
+            elif kind in ("filter_in_dict", "filter_out_dict", "filter_equal_dict"):
+                if found in _KIND_CHECKS and column in columns.kinds:
+                    _check_value(columns, column, value)
+            elif found not in _COMPARED:
+                raise InputError(f"{table}.{column} is {found}: it cannot be compared with <, >")
+    if select_columns is not None and not isinstance(select_columns, Mapping):
+        for column in select_columns:
+            known(column)
+
+
 def build_filters(columns: TableColumns, given: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     """Keyword filters → ``filter_*_dict`` arguments; :class:`InputError` on a wrong column or
     value."""
@@ -332,4 +380,5 @@ __all__ = [
     "TableQuery",
     "TypedTables",
     "build_filters",
+    "check_query",
 ]

@@ -169,8 +169,20 @@ def test_errors_are_typed(client: Any) -> None:
         client.materialize.query_table("no_such_table")
     with pytest.raises(NotFoundError):
         client.materialize.query_table("synapses", materialization_version=9999)
-    with pytest.raises(DafHTTPError) as bad:
+    # The client knows the columns of a table whose type it knows: refused before sending.
+    with pytest.raises(InputError, match="has no column 'no_column'"):
         client.materialize.query_table("synapses", filter_in_dict={"no_column": [1]})
+    with pytest.raises(InputError, match="integer"):
+        client.materialize.query_table("synapses", filter_equal_dict={"pre_pt_root_id": "12"})
+    with pytest.raises(InputError, match="string"):
+        client.materialize.query_table("synapses", filter_regex_dict={"size": "1.*"})
+    with pytest.raises(InputError, match="has no column 'nope'"):
+        client.materialize.query_table("synapses", select_columns=["id", "nope"])
+    # Without the table's metadata (merge_reference=False) the server judges: a 4xx.
+    with pytest.raises(DafHTTPError) as bad:
+        client.materialize.query_table(
+            "synapses", filter_in_dict={"no_column": [1]}, merge_reference=False
+        )
     assert bad.value.status < 500
     with pytest.raises(InputError):
         client.materialize.query_table("synapses", limit=0)
