@@ -2,21 +2,26 @@
 
 A *version* is a frozen copy of every annotation table at a timestamp, with each bound point's
 supervoxel and its root at that time (``pre_pt_root_id``…). :meth:`~MaterializeClient.query_table`
-reads one table of a version (default: the most recent one), :meth:`~MaterializeClient.join_query`
-joins two, and :meth:`~MaterializeClient.live_live_query` reads a table as it is at any timestamp
-(rows created or deleted since the closest version included, roots at that timestamp).
+reads one table of a version (default: the client's pinned version, else the most recent one;
+a table referencing another is joined with it), :meth:`~MaterializeClient.join_query` joins two,
+:meth:`~MaterializeClient.synapse_query` reads the synapse table by pre/post roots.
+``query_table(timestamp=T)`` / :meth:`~MaterializeClient.live_query` compute a table's roots at T
+on this side, as CAVEclient does; :meth:`~MaterializeClient.live_live_query` asks the server, which
+also accounts for rows created or deleted since the closest version. ``tables.<name>(column=...)``
+makes typed queries (:mod:`dafclient.services.materialize_tables`).
 
 Filters of :meth:`query_table` are keyed by column (``{"pre_pt_root_id": [...]}``), those of the
-join and live queries by table then column, as in CAVEclient. Results are DataFrames; positions come
-split into ``_x/_y/_z`` columns from the server and are merged back into one column of numpy arrays
-unless ``split_positions=True``. ``df.attrs`` holds the server's ``dataframe_resolution``, its
-``column_names`` header and its warnings.
+join and live queries by table then column, as in CAVEclient. Results are DataFrames built from
+Arrow column by column (:mod:`dafclient.services.materialize_frames`): positions merged into one
+``[x, y, z]`` column each unless ``split_positions=True``, uint64 ids, UTC timestamps, the query
+and the server's headers in ``df.attrs``, its warnings issued as :class:`MaterializeWarning`.
 
 Differences from CAVEclient: ``filter_out_dict`` is sent (as ``filter_notin_dict``) *and* applied to
-the returned rows, because production ignores it (so with a ``limit`` fewer rows can come back);
-responses are read as Arrow when pyarrow is installed, else as JSON records. This module is the
-start of the client half: ``synapse_query``, client-side timestamp queries (``query_table(timestamp=)``)
-and reference merging are still to come.
+the returned rows, because production ignores it (so with a ``limit`` fewer rows can come back,
+and ``synapse_query(include_zeros=False)`` works); merged positions are Arrow fixed-size lists
+(``df.pt_position.to_numpy()`` gives numpy arrays, ``.iloc[i]`` a list); ids are uint64; where the
+client knows a table's columns (its metadata was fetched) a wrong filter is an
+:class:`~dafclient.errors.InputError` before anything is sent.
 """
 
 from __future__ import annotations
