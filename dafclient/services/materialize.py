@@ -125,6 +125,13 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _with_metadata(frame: pd.DataFrame, metadata: bool) -> pd.DataFrame:
+    """``frame`` without its ``attrs`` when the caller asked for no metadata."""
+    if not metadata:
+        frame.attrs.clear()
+    return frame
+
+
 def _listed(value: Any) -> list[Any]:
     if isinstance(value, np.ndarray):
         return list(value.ravel().tolist())
@@ -308,9 +315,10 @@ class MaterializeBase(ServiceClient):
         desired_resolution: Sequence[float] | None,
         table: str,
         version: int | None,
+        warn: bool = True,
     ) -> Plan[pd.DataFrame]:
         """The reply as a DataFrame; positions scaled here when the server did not (v2)."""
-        frame = decode_query(request, response, split_positions)
+        frame = decode_query(request, response, split_positions, warn)
         if desired_resolution is not None and frame.attrs["dataframe_resolution"] is None:
             if len(desired_resolution) != 3:
                 raise InputError("desired_resolution needs three values (x, y, z)")
@@ -336,6 +344,7 @@ class MaterializeBase(ServiceClient):
         merge_reference: bool,
         get_counts: bool = False,
         random_sample: int | None = None,
+        log_warning: bool = True,
     ) -> Plan[pd.DataFrame]:
         """One table at a version (joined with its reference target when it has one)."""
         if limit is not None and limit <= 0:
@@ -379,6 +388,7 @@ class MaterializeBase(ServiceClient):
             desired_resolution=desired_resolution,
             table=table,
             version=number,
+            warn=log_warning,
         )
         frame = apply_filters(frame, filters, ("filter_out_dict",))
         frame.attrs.update(
@@ -417,6 +427,8 @@ class MaterializeBase(ServiceClient):
         desired_resolution: Sequence[float] | None = None,
         get_counts: bool = False,
         random_sample: int | None = None,
+        metadata: bool = True,
+        log_warning: bool = True,
     ) -> Plan[pd.DataFrame]:
         """Rows of ``table`` matching every filter (filters keyed by column), as a DataFrame.
 
@@ -426,7 +438,9 @@ class MaterializeBase(ServiceClient):
         unless ``merge_reference=False``. ``filter_out_dict`` is applied to the returned rows
         here: production servers ignore it, so with ``limit`` fewer rows may come back.
         Positions come as one ``[x, y, z]`` column each (``split_positions=True``: ``_x/_y/_z``),
-        in ``desired_resolution`` (nm per voxel) if given.
+        in ``desired_resolution`` (nm per voxel) if given. ``df.attrs`` holds the query and the
+        server's headers (none with ``metadata=False``); the server's warnings are issued as
+        :class:`MaterializeWarning` (not with ``log_warning=False``).
         """
         filters = self._table_filters(locals())
         if timestamp is not None:
@@ -434,37 +448,37 @@ class MaterializeBase(ServiceClient):
                 raise InputError("pass materialization_version or timestamp, not both")
             if get_counts:
                 raise InputError("get_counts needs a materialization version, not a timestamp")
-            return (
-                yield from self._live(
-                    table,
-                    timestamp,
-                    filters,
-                    select_columns=select_columns,
-                    offset=offset,
-                    limit=limit,
-                    split_positions=split_positions,
-                    post_filter=True,
-                    merge_reference=merge_reference,
-                    desired_resolution=desired_resolution,
-                    random_sample=random_sample,
-                )
-            )
-        number = yield from self._resolve_version(materialization_version)
-        return (
-            yield from self._frozen(
+            live = yield from self._live(
                 table,
-                number,
+                timestamp,
                 filters,
                 select_columns=select_columns,
                 offset=offset,
                 limit=limit,
-                desired_resolution=desired_resolution,
                 split_positions=split_positions,
+                post_filter=True,
                 merge_reference=merge_reference,
-                get_counts=get_counts,
+                desired_resolution=desired_resolution,
                 random_sample=random_sample,
+                log_warning=log_warning,
             )
+            return _with_metadata(live, metadata)
+        number = yield from self._resolve_version(materialization_version)
+        frame = yield from self._frozen(
+            table,
+            number,
+            filters,
+            select_columns=select_columns,
+            offset=offset,
+            limit=limit,
+            desired_resolution=desired_resolution,
+            split_positions=split_positions,
+            merge_reference=merge_reference,
+            get_counts=get_counts,
+            random_sample=random_sample,
+            log_warning=log_warning,
         )
+        return _with_metadata(frame, metadata)
 
     def _live_query(
         self,
@@ -488,6 +502,8 @@ class MaterializeBase(ServiceClient):
         merge_reference: bool = True,
         desired_resolution: Sequence[float] | None = None,
         random_sample: int | None = None,
+        metadata: bool = True,
+        log_warning: bool = True,
     ) -> Plan[pd.DataFrame]:
         """``table`` with its root ids as they are at ``timestamp``, computed on this side as
         CAVEclient does: the newest valid version at or before ``timestamp`` is queried with
@@ -496,21 +512,21 @@ class MaterializeBase(ServiceClient):
         (``post_filter``). Rows created or deleted after that version are not reflected; use
         :meth:`live_live_query` for those."""
         filters = self._table_filters(locals())
-        return (
-            yield from self._live(
-                table,
-                timestamp,
-                filters,
-                select_columns=select_columns,
-                offset=offset,
-                limit=limit,
-                split_positions=split_positions,
-                post_filter=post_filter,
-                merge_reference=merge_reference,
-                desired_resolution=desired_resolution,
-                random_sample=random_sample,
-            )
+        frame = yield from self._live(
+            table,
+            timestamp,
+            filters,
+            select_columns=select_columns,
+            offset=offset,
+            limit=limit,
+            split_positions=split_positions,
+            post_filter=post_filter,
+            merge_reference=merge_reference,
+            desired_resolution=desired_resolution,
+            random_sample=random_sample,
+            log_warning=log_warning,
         )
+        return _with_metadata(frame, metadata)
 
     def _live(
         self,
@@ -526,6 +542,7 @@ class MaterializeBase(ServiceClient):
         merge_reference: bool,
         desired_resolution: Sequence[float] | None,
         random_sample: int | None,
+        log_warning: bool = True,
     ) -> Plan[pd.DataFrame]:
         when = _aware(timestamp)
         records = yield from self._get_versions_metadata()
@@ -548,6 +565,7 @@ class MaterializeBase(ServiceClient):
             "split_positions": split_positions,
             "merge_reference": merge_reference,
             "random_sample": random_sample,
+            "log_warning": log_warning,
         }
         if then == when:
             return (yield from self._frozen(table, number, filters, **options))
@@ -665,6 +683,7 @@ class MaterializeBase(ServiceClient):
         desired_resolution: Sequence[float] | None = None,
         materialization_version: int | None = None,
         synapse_table: str | None = None,
+        metadata: bool = True,
     ) -> Plan[pd.DataFrame]:
         """Synapses of the datastack's synapse table from ``pre_ids`` and/or onto ``post_ids``
         (one id or many), in ``bounding_box`` (voxels of the table) if given; autapses removed
@@ -700,8 +719,10 @@ class MaterializeBase(ServiceClient):
             materialization_version=materialization_version,
             timestamp=timestamp,
             merge_reference=False,
+            metadata=metadata,
         )
-        frame.attrs["remove_autapses"] = remove_autapses
+        if metadata:
+            frame.attrs["remove_autapses"] = remove_autapses
         if remove_autapses and len(frame):
             keep = frame["pre_pt_root_id"].to_numpy() != frame["post_pt_root_id"].to_numpy()
             if not keep.all():
@@ -729,7 +750,9 @@ class MaterializeBase(ServiceClient):
         *,
         split_positions: bool = False,
         materialization_version: int | None = None,
+        metadata: bool = True,
         desired_resolution: Sequence[float] | None = None,
+        log_warning: bool = True,
     ) -> Plan[pd.DataFrame]:
         """``t1 JOIN t2 ON t1.c1 = t2.c2`` for ``tables=[[t1, c1], [t2, c2]]`` at a version;
         filters, ``select_columns`` and ``suffixes`` are keyed by table (``filter_out_dict`` is
@@ -760,6 +783,7 @@ class MaterializeBase(ServiceClient):
             desired_resolution=desired_resolution,
             table=str(tables[-1][0]),
             version=number,
+            warn=log_warning,
         )
         frame = self._post_filter(frame, filters)
         frame.attrs.update(
@@ -768,7 +792,7 @@ class MaterializeBase(ServiceClient):
             join_query=True,
             tables=[list(t) for t in tables],
         )
-        return frame
+        return _with_metadata(frame, metadata)
 
     def _live_live_query(
         self,
@@ -789,9 +813,11 @@ class MaterializeBase(ServiceClient):
         limit: int | None = None,
         *,
         split_positions: bool = False,
+        metadata: bool = True,
         suffixes: Mapping[str, str] | None = None,
         desired_resolution: Sequence[float] | None = None,
         allow_invalid_root_ids: bool = False,
+        log_warning: bool = True,
     ) -> Plan[pd.DataFrame]:
         """``table`` as it is at ``timestamp``, computed by the server: rows alive then (created
         and deleted ones too), roots at that time. Filters, ``select_columns`` (must include the
@@ -825,6 +851,7 @@ class MaterializeBase(ServiceClient):
             desired_resolution=desired_resolution,
             table=table,
             version=None,
+            warn=log_warning,
         )
         frame = self._post_filter(frame, filters)
         frame.attrs.update(
@@ -833,7 +860,7 @@ class MaterializeBase(ServiceClient):
             live_query=True,
             timestamp=_aware(timestamp),
         )
-        return frame
+        return _with_metadata(frame, metadata)
 
     # -- views and string values -------------------------------------------------------------------
     def _json_get(
@@ -901,6 +928,7 @@ class MaterializeBase(ServiceClient):
         *,
         split_positions: bool = False,
         materialization_version: int | None = None,
+        metadata: bool = True,
         desired_resolution: Sequence[float] | None = None,
         get_counts: bool = False,
         random_sample: int | None = None,
@@ -932,7 +960,7 @@ class MaterializeBase(ServiceClient):
         frame.attrs.update(
             datastack_name=self._datastack(), materialization_version=number, view_name=view_name
         )
-        return frame
+        return _with_metadata(frame, metadata)
 
     def _get_unique_string_values(self, table: str) -> Plan[dict[str, list[str | None]]]:
         """Distinct values of each string column of a live table."""

@@ -138,8 +138,11 @@ def header_resolution(response: httpx.Response) -> list[float] | None:
     return [float(v) for v in values] if values else None
 
 
-def decode_query(request: Call, response: httpx.Response, split_positions: bool) -> pd.DataFrame:
-    """A query reply as a DataFrame with its headers in ``attrs``; warnings are issued."""
+def decode_query(
+    request: Call, response: httpx.Response, split_positions: bool, warn: bool = True
+) -> pd.DataFrame:
+    """A query reply as a DataFrame with its headers in ``attrs``; its warnings are issued as
+    :class:`MaterializeWarning` unless ``warn=False``."""
     table = read_table(request, response)
     try:
         frame = arrow_to_frame(table, split_positions)
@@ -149,7 +152,7 @@ def decode_query(request: Call, response: httpx.Response, split_positions: bool)
     frame.attrs["column_names"] = response.headers.get("column_names")
     notes = response.headers.get_list("Warning")
     frame.attrs["warnings"] = notes
-    for note in notes:
+    for note in notes if warn else ():
         warnings.warn(note, MaterializeWarning, stacklevel=4)
     return frame
 

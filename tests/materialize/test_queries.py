@@ -3,6 +3,7 @@ deployment's own data (see expected.py)."""
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,6 +62,13 @@ def test_limit_warning_is_a_python_warning(client: Any) -> None:
     with pytest.warns(MaterializeWarning, match="Limited query to 5 rows"):
         frame = client.materialize.query_table("synapses", limit=5)
     assert len(frame) == 5 and frame.attrs["warnings"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quiet = client.materialize.query_table("synapses", limit=5, log_warning=False)
+        bare = client.materialize.query_table(
+            "synapses", limit=5, metadata=False, log_warning=False
+        )
+    assert quiet.attrs["warnings"] and bare.attrs == {}
 
 
 def test_reference_tables_are_merged(client: Any) -> None:
