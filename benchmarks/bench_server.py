@@ -14,6 +14,10 @@ from pathlib import Path
 
 import httpx
 
+QUERY_LIMIT = 2_000_000
+"""Rows one materialization query may answer: above the million-row table of
+``bench_big_table`` (production's default cap is 200,000, a deployment setting)."""
+
 READY_TIMEOUT_S = 1800.0
 """A first start builds the dataset (medium: a few minutes on 2 cores)."""
 
@@ -63,6 +67,7 @@ def serve(data_dir: Path, size: str, log: Path) -> Iterator[ServerProcess]:
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "dafclient.cli", "serve"]
     command += ["--data", str(data_dir), "--size", size, "--port", str(port)]
+    command += ["--query-limit", str(QUERY_LIMIT)]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     try:

@@ -1,7 +1,8 @@
 """materialize_roots: the synapses onto 1,000 root ids (``filter_in_dict``) at a version.
 
 dafclient's ``query_table`` against CAVEclient's and the floor (raw httpx + pyarrow decode). The
-roots are the 1,000 (or fewer) most frequent ``post_pt_root_id`` of the most recent version.
+table is the million-row synapse table of ``bench_big_table``; the roots are its 1,000 (or fewer)
+most frequent ``post_pt_root_id``.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
+from bench_big_table import big_synapse_table
 from bench_clients import cave_client, daf_client
 from bench_registry import System, Workload
 from bench_target import Target
-from workload_materialize_table import raw_query, same_frames, speed_goal, synapse_table
+from workload_materialize_table import raw_query, same_frames, speed_goal
 
 NAME = "materialize_roots"
 ROOTS = 1_000
@@ -26,8 +28,7 @@ DAF, CAVE, RAW = (
 
 def build(target: Target, stack: ExitStack) -> Workload:
     daf = daf_client(target, stack)
-    table = synapse_table(target)
-    version = daf.materialize.most_recent_version()
+    table, version = big_synapse_table(target, daf)
     posts = daf.materialize.query_table(
         table, materialization_version=version, select_columns=["id", "post_pt_root_id"]
     )["post_pt_root_id"]

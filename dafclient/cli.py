@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -55,6 +56,13 @@ def serve(
     fault_phase: Annotated[
         str, typer.Option(help="Fail before the handler, after it, or both.")
     ] = "both",
+    query_limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Most rows one materialization query answers (production's default: 200,000).",
+        ),
+    ] = None,
     new_version: Annotated[
         int | None,
         typer.Option(
@@ -81,6 +89,9 @@ def serve(
             fault_config = parse_fields(fields)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from exc
+    if query_limit is not None:
+        # Read by every process serving the deployment (production's QUERY_LIMIT_SIZE setting).
+        os.environ["DAFSERVER_QUERY_LIMIT"] = str(query_limit)
     deployment = Deployment.open(data, database_url=database_url, size=size, seed=seed)
     typer.echo(f"dafserver: data in {deployment.data_dir}")
     typer.echo(f"dafserver: admin token {deployment.admin_token}")

@@ -62,8 +62,15 @@ def _merged(table: pa.Table, base: str) -> pa.Array:
     parts = [table.column(f"{base}_{a}") for a in "xyz"]
     if any(p.null_count for p in parts):
         raise ValueError(f"position {base} has missing coordinates")
-    xyz = np.column_stack([p.to_numpy() for p in parts])
-    return pa.FixedSizeListArray.from_arrays(pa.array(xyz.ravel()), 3)
+    kind = np.result_type(*(p.type.to_pandas_dtype() for p in parts))
+    xyz = np.empty((table.num_rows, 3), dtype=kind)
+    for axis, part in enumerate(parts):
+        start = 0
+        for chunk in part.chunks:  # each chunk written in place: no concatenated copy
+            stop = start + len(chunk)
+            xyz[start:stop, axis] = chunk.to_numpy(zero_copy_only=False)
+            start = stop
+    return pa.FixedSizeListArray.from_arrays(pa.array(xyz.reshape(-1)), 3)
 
 
 def arrow_to_frame(table: pa.Table, split_positions: bool) -> pd.DataFrame:
@@ -88,7 +95,12 @@ def arrow_to_frame(table: pa.Table, split_positions: bool) -> pd.DataFrame:
             and column.null_count == 0
             and column.type != pa.uint64()
         ):
-            column = column.cast(pa.uint64(), safe=False)
+            # Same bits as a cast with safe=False (no nulls, same width), without copying.
+            column = (
+                pa.chunked_array([c.view(pa.uint64()) for c in column.chunks], pa.uint64())
+                if column.type == pa.int64()
+                else column.cast(pa.uint64(), safe=False)
+            )
         columns[name] = column
     result = pa.table(columns) if columns else table.slice(0, table.num_rows)
 

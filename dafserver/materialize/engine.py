@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from dafserver.materialize.layout import Layout, layout_for
 from dafserver.materialize.live import LiveInputs, choose_version, table_at
 from dafserver.materialize.lookup import supervoxels_at
 from dafserver.materialize.query import (
+    QUERY_LIMIT,
     QueryError,
     QueryPlan,
     QueryResult,
@@ -40,6 +42,25 @@ API_VERSIONS = [2, 3]
 DUCKDB_THREADS = 2
 
 
+QUERY_LIMIT_VARIABLE = "DAFSERVER_QUERY_LIMIT"
+
+
+def query_limit_from_environment() -> int:
+    """The row cap of queries: ``$DAFSERVER_QUERY_LIMIT`` if set, else production's default."""
+    text = os.environ.get(QUERY_LIMIT_VARIABLE)
+    if not text:
+        return QUERY_LIMIT
+    try:
+        limit = int(text)
+    except ValueError:
+        raise ValueError(
+            f"{QUERY_LIMIT_VARIABLE} must be a positive integer, not {text!r}"
+        ) from None
+    if limit <= 0:
+        raise ValueError(f"{QUERY_LIMIT_VARIABLE} must be a positive integer, not {text!r}")
+    return limit
+
+
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -54,8 +75,9 @@ class Datastack:
 class MaterializeEngine:
     """Versions, metadata and queries for every datastack of a deployment."""
 
-    def __init__(self, deployment: Deployment) -> None:
+    def __init__(self, deployment: Deployment, *, query_limit: int | None = None) -> None:
         self.deployment = deployment
+        self.query_limit = query_limit or query_limit_from_environment()
         self.catalog = Catalog(deployment.engine)
         self._duckdb = duckdb.connect(config={"threads": DUCKDB_THREADS})
 
@@ -245,9 +267,9 @@ class MaterializeEngine:
         self, plan: QueryPlan, connection: duckdb.DuckDBPyConnection | None = None
     ) -> QueryResult:
         if connection is not None:
-            return run_query(connection, plan)
+            return run_query(connection, plan, query_limit=self.query_limit)
         with self.connection() as own:
-            return run_query(own, plan)
+            return run_query(own, plan, query_limit=self.query_limit)
 
     def live_sources(
         self, ds: Datastack, body: QueryBody, connection: duckdb.DuckDBPyConnection

@@ -37,6 +37,8 @@ from dafserver.materialize.bodies import QueryBody
 from dafserver.materialize.layout import POSITION_AXES, Column
 
 QUERY_LIMIT = 200_000
+"""Production's default row cap (its ``QUERY_LIMIT_SIZE`` setting); a deployment may set another
+(``dafclient serve --query-limit``, or ``$DAFSERVER_QUERY_LIMIT``)."""
 DEFAULT_SUFFIXES = ("x", "y", "z", "xx", "yy", "zz", "xxx", "yyy", "zzz")
 _COMPARISONS = {
     "filter_equal_dict": "=",
@@ -319,8 +321,11 @@ def _scaled(ref: str, ratio: float) -> str:
     return f"CAST(trunc({ref} * CAST({ratio!r} AS DOUBLE)) AS INTEGER)"
 
 
-def run_query(connection: duckdb.DuckDBPyConnection, plan: QueryPlan) -> QueryResult:
-    """Compile and run ``plan`` on ``connection`` (which knows the sources' relations)."""
+def run_query(
+    connection: duckdb.DuckDBPyConnection, plan: QueryPlan, *, query_limit: int = QUERY_LIMIT
+) -> QueryResult:
+    """Compile and run ``plan`` on ``connection`` (which knows the sources' relations), answering
+    at most ``query_limit`` rows."""
     compiler = _Compiler(plan)
     body = plan.body
     for join in plan.joins:
@@ -370,7 +375,7 @@ def run_query(connection: duckdb.DuckDBPyConnection, plan: QueryPlan) -> QueryRe
     if where:
         sql += " WHERE " + " AND ".join(where)
     offset = body.offset or 0
-    limit: int | None = min(body.limit or QUERY_LIMIT, QUERY_LIMIT)
+    limit: int | None = min(body.limit or query_limit, query_limit)
     if plan.count:
         sql = f"SELECT count(*) AS count FROM ({sql} OFFSET {offset})"
         limit = None
