@@ -7,7 +7,6 @@ CAVEclient``); see docs/migration.md for every method and the differences that r
 from __future__ import annotations
 
 import getpass
-import inspect
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -56,8 +55,9 @@ class _CAVEclientConstructor:
             pool_maxsize: the most connections the client keeps open at once.
             pool_block: accepted and without effect: httpx waits for a free connection (within the
                 call's timeout) rather than opening more.
-            desired_resolution, version: the materialization defaults; passed on when the
-                framework client takes them, otherwise a value is refused rather than ignored.
+            desired_resolution: the resolution (nm per voxel) materialization queries give
+                positions in when they name none (:attr:`FrameworkClient.desired_resolution`).
+            version: pin a materialization version (:attr:`FrameworkClient.version`).
             info_cache: datastack records already fetched (``{datastack: record}``); they are used
                 instead of asking the info service.
             write_server_cache: accepted and without effect: dafclient keeps no file of which server
@@ -80,15 +80,8 @@ class _CAVEclientConstructor:
                 max_keepalive_connections=min(pool_maxsize, LIMITS.max_keepalive_connections or 0),
             )
             options["transport"] = httpx.HTTPTransport(limits=limits)
-        accepted = inspect.signature(FrameworkClient).parameters
-        for name, value in (("desired_resolution", desired_resolution), ("version", version)):
-            if value is None:
-                continue
-            if name not in accepted:
-                raise ConfigurationError(
-                    f"{name}= is not supported by this dafclient's framework client yet"
-                )
-            options[name] = value
+        if desired_resolution is not None:
+            options["desired_resolution"] = tuple(desired_resolution)
         client = FrameworkClient(
             datastack_name,
             server_address,
@@ -96,6 +89,7 @@ class _CAVEclientConstructor:
             auth_token_key,
             auth_token,
             global_only,
+            version=version,
             **options,
         )
         if info_cache:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
@@ -20,6 +20,7 @@ from dafclient.config import (
     normalize_server,
 )
 from dafclient.errors import ConfigurationError
+from dafclient.resolutions import checked_resolution
 from dafclient.tokens import find_token
 from dafclient.transport import TokenAuth, TrustedServers, build_async_client, build_sync_client
 
@@ -114,6 +115,7 @@ class _FrameworkBase:
         allow_insecure_http: bool = False,
         transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
         version: int | None = None,
+        desired_resolution: Sequence[float] | None = None,
     ) -> None:
         if datastack_name and dataset_name and datastack_name != dataset_name:
             raise ConfigurationError(
@@ -153,6 +155,9 @@ class _FrameworkBase:
         if version is not None:
             self._require_datastack("version")
             self._version = _checked_version(version)
+        self._desired_resolution = (
+            None if desired_resolution is None else checked_resolution(desired_resolution)
+        )
 
     def _connect(self, transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None) -> Any:
         """The pooled httpx client every sub-client sends through."""
@@ -199,10 +204,16 @@ class _FrameworkBase:
         if service == "auth":
             return {"token_file": self._token_file, "token_key": self._token_key}
         if service == "materialize":
-            return {"version": self._version}
+            return {"version": self._version, "desired_resolution": self._desired_resolution}
         if service == "chunkedgraph" and self._version is not None:
             return {"timestamp": self._pinned_time()}
         return {}
+
+    @property
+    def desired_resolution(self) -> tuple[float, float, float] | None:
+        """The resolution (nm per voxel) materialization queries give positions in when they
+        name none (``None``: each table's own)."""
+        return self._desired_resolution
 
     # -- the pinned materialization version ---------------------------------------------------
     @property
@@ -260,6 +271,8 @@ class FrameworkClient(_FrameworkBase):
         version: pin a materialization version: ``client.materialize`` queries it by default and
             the chunkedgraph's default timestamp is its time (:attr:`version`,
             :attr:`timestamp`); checked on first use.
+        desired_resolution: the resolution (nm per voxel, x, y, z) materialization queries give
+            positions in when a query names none (CAVEclient's client-wide default).
 
     Sub-clients are created on first use and share one pooled HTTP connection pool. The
     datastack's record is fetched from the info service when a local service first needs it.

@@ -50,6 +50,7 @@ from dafclient.annotations.stage import AnnotationStage
 from dafclient.annotations.wire import Fingerprint, encode_body, stored_fingerprint
 from dafclient.errors import DafError, InputError, ResponseFormatError
 from dafclient.ids import as_id_array
+from dafclient.resolutions import checked_resolution
 from dafclient.services.schema import SchemaClientBase
 from dafclient.timestamps import TimestampLike, to_epoch_seconds
 
@@ -201,10 +202,7 @@ def _labels(data: Any) -> pd.Index | None:
 
 
 def _stage_resolution(value: Sequence[float]) -> npt.NDArray[np.float64]:
-    array = np.asarray(value, dtype=np.float64)
-    if array.shape != (3,) or not np.all(np.isfinite(array)) or np.any(array <= 0):
-        raise InputError(f"annotation_resolution: expected 3 positive numbers, got {value!r}")
-    return array
+    return np.asarray(checked_resolution(value, "annotation_resolution"), dtype=np.float64)
 
 
 class UploadIncompleteError(DafError):

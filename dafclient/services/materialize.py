@@ -55,6 +55,7 @@ from dafclient._context import ApiVersions
 from dafclient._plan import Call, Plan, async_op, read_json, sync_op
 from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
 from dafclient.errors import InputError, ResponseFormatError
+from dafclient.resolutions import checked_resolution
 from dafclient.services.materialize_frames import (
     MaterializeWarning,
     apply_filters,
@@ -146,9 +147,18 @@ class MaterializeBase(ServiceClient):
     API = MATERIALIZE_API
     LOCAL = True
 
-    def __init__(self, *args: Any, version: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        version: int | None = None,
+        desired_resolution: Sequence[float] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._version = version
+        self._desired_resolution = (
+            None if desired_resolution is None else checked_resolution(desired_resolution)
+        )
         self._metadata: dict[tuple[str, int], dict[str, Any]] = {}
         self._chunkedgraph: ChunkedGraphBase | None = None
 
@@ -162,6 +172,15 @@ class MaterializeBase(ServiceClient):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise InputError(f"version must be an integer or None, not {value!r}")
         self._version = value
+
+    @property
+    def desired_resolution(self) -> tuple[float, float, float] | None:
+        """The resolution (nm per voxel) positions come back in when a query names none
+        (``None``: each table's own); set with ``FrameworkClient(desired_resolution=...)``."""
+        return self._desired_resolution
+
+    def _resolution(self, desired: Sequence[float] | None) -> Sequence[float] | None:
+        return self._desired_resolution if desired is None else desired
 
     def _datastack(self) -> str:
         return self._ctx.require_datastack(None)
@@ -319,6 +338,7 @@ class MaterializeBase(ServiceClient):
     ) -> Plan[pd.DataFrame]:
         """The reply as a DataFrame; positions scaled here when the server did not (v2)."""
         frame = decode_query(request, response, split_positions, warn)
+        desired_resolution = self._resolution(desired_resolution)
         if desired_resolution is not None and frame.attrs["dataframe_resolution"] is None:
             if len(desired_resolution) != 3:
                 raise InputError("desired_resolution needs three values (x, y, z)")
@@ -980,8 +1000,8 @@ class MaterializeBase(ServiceClient):
                 out[kind] = {str(k): v for k, v in value.items()}
         return out
 
-    @staticmethod
     def _body(
+        self,
         filters: Mapping[str, Any],
         offset: int | None,
         limit: int | None,
@@ -994,6 +1014,7 @@ class MaterializeBase(ServiceClient):
             body["offset"] = int(offset)
         if limit is not None:
             body["limit"] = int(limit)
+        desired_resolution = self._resolution(desired_resolution)
         if desired_resolution is not None:
             body["desired_resolution"] = [float(r) for r in desired_resolution]
         return body

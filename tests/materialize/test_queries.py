@@ -12,6 +12,9 @@ import pandas as pd
 import pytest
 from expected import by_id, naive, rows_alive
 
+import dafclient
+from dafclient import FrameworkClient
+from dafclient.errors import InputError
 from dafclient.services.materialize import MaterializeWarning
 from dafserver.deployment import Deployment
 
@@ -56,6 +59,39 @@ def test_desired_resolution_scales_positions(client: Any) -> None:
         _xyz(merged, "ctr_pt_position_nm"), _xyz(merged, "ctr_pt_position") * [2, 2, 1]
     )
     assert scaled.attrs["dataframe_resolution"] == [4.0, 4.0, 40.0]
+
+
+def test_client_wide_desired_resolution_is_the_default(client: Any, daf_server: Any) -> None:
+    columns = ["id", "ctr_pt_position"]
+    explicit = client.materialize.query_table(
+        "synapses", limit=20, select_columns=columns, desired_resolution=[4, 4, 40]
+    )
+    with dafclient.CAVEclient(
+        client.datastack_name,
+        daf_server.base_url,
+        auth_token=daf_server.admin_token,
+        desired_resolution=[4, 4, 40],
+    ) as scaled_client:
+        assert scaled_client.desired_resolution == (4.0, 4.0, 40.0)
+        by_default = scaled_client.materialize.query_table(
+            "synapses", limit=20, select_columns=columns
+        )
+        native = scaled_client.materialize.query_table(
+            "synapses", limit=20, select_columns=columns, desired_resolution=[8, 8, 40]
+        )
+    pd.testing.assert_frame_equal(by_id(by_default), by_id(explicit), check_like=True)
+    assert by_default.attrs["dataframe_resolution"] == [4.0, 4.0, 40.0]
+    assert native.attrs["dataframe_resolution"] == [8.0, 8.0, 40.0]
+    np.testing.assert_array_equal(
+        _xyz(by_id(by_default), "ctr_pt_position"),
+        _xyz(by_id(native), "ctr_pt_position") * [2, 2, 1],
+    )
+
+
+@pytest.mark.parametrize("bad", [[4, 4], [4, 4, 0], [4, 4, float("nan")], [True, 4, 40], "4,4,40"])
+def test_a_bad_client_wide_resolution_is_refused(daf_server: Any, bad: Any) -> None:
+    with pytest.raises(InputError, match="desired_resolution"):
+        FrameworkClient("synthetic", daf_server.base_url, auth_token="t", desired_resolution=bad)
 
 
 def test_limit_warning_is_a_python_warning(client: Any) -> None:
