@@ -12,16 +12,48 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
+from dafclient._plan import Plan, sync_op
 from dafclient.config import RetrySettings
 from dafclient.errors import AuthenticationError, ConfigurationError, PermissionDeniedError
-from dafclient.framework import FrameworkClient
+from dafclient.framework import FrameworkClient, SubClient
+from dafclient.ids import IdsLike
+from dafclient.services.l2cache import L2CacheBase, L2CacheClient, L2Data
 from dafclient.transport import LIMITS
 
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+class _DictL2CacheBase(L2CacheBase):
+    def _get_l2data_as_dict(
+        self, l2_ids: IdsLike, attributes: str | Iterable[str] | None = None
+    ) -> Plan[L2Data]:
+        """Features of L2 nodes as CAVEclient answers them: ``{"<l2 id>": {attribute: value}}``
+        (``get_l2data_table`` gives the DataFrame)."""
+        data = yield from self._get_l2data(l2_ids, attributes, as_dict=True)
+        return cast(L2Data, data)
+
+
+class CAVEL2CacheClient(L2CacheClient, _DictL2CacheBase):
+    """The L2 cache client of a client made with :data:`CAVEclient`: ``get_l2data`` answers
+    CAVEclient's dict, as notebooks written for CAVEclient index it."""
+
+    get_l2data = sync_op(_DictL2CacheBase._get_l2data_as_dict)  # type: ignore[assignment]
+
+
+class CAVEFrameworkClient(FrameworkClient):
+    """The :class:`FrameworkClient` :data:`CAVEclient` returns: the same client, with the few
+    answers whose default shape differs from CAVEclient's in CAVEclient's shape
+    (``l2cache.get_l2data`` is a dict)."""
+
+    l2cache: SubClient[CAVEL2CacheClient] = SubClient(
+        "dafclient.compat:CAVEL2CacheClient",
+        local=True,
+        doc="The datastack's L2 cache client; get_l2data answers CAVEclient's dict.",
+    )
 
 
 class _CAVEclientConstructor:
@@ -82,7 +114,7 @@ class _CAVEclientConstructor:
             options["transport"] = httpx.HTTPTransport(limits=limits)
         if desired_resolution is not None:
             options["desired_resolution"] = tuple(desired_resolution)
-        client = FrameworkClient(
+        client = CAVEFrameworkClient(
             datastack_name,
             server_address,
             auth_token_file,

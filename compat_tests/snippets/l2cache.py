@@ -21,10 +21,17 @@ def l2cache_facts(client: Any, fx: Fixtures) -> Any:
     }
 
 
+@snippet("l2cache.get_l2data", "chunkedgraph.get_leaves")
+def l2_features_as_dict(client: Any, fx: Fixtures) -> Any:
+    root = int(client.chunkedgraph.get_root_id(fx.supervoxels[0]))
+    l2 = np.sort(client.chunkedgraph.get_leaves(root, stop_layer=2))[:5]
+    data = client.l2cache.get_l2data(l2, attributes=["size_nm3", "area_nm2", "max_dt_nm"])
+    first = data[str(l2[0])]
+    return {"keys": sorted(data), "first": first, "sizes": [v["size_nm3"] for v in data.values()]}
+
+
 @snippet("l2cache.get_l2data_table", "chunkedgraph.get_leaves")
 def l2_features(client: Any, fx: Fixtures) -> Any:
-    # get_l2data is left out: dafclient answers a DataFrame unless as_dict=True, CAVEclient the
-    # JSON dict (a difference listed in docs/migration.md).
     root = int(client.chunkedgraph.get_root_id(fx.supervoxels[0]))
     l2 = np.sort(client.chunkedgraph.get_leaves(root, stop_layer=2))[:5]
     table = client.l2cache.get_l2data_table(l2, attributes=["size_nm3", "pca"], split_columns=True)

@@ -11,9 +11,11 @@ from typing import Any
 import httpx
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 import pytest
 from l2_reference import check_against_reference, reference
 
+import dafclient
 from dafclient import AsyncFrameworkClient, FrameworkClient
 from dafclient.errors import AuthenticationError, BadRequestError
 from dafclient.services import l2cache as l2cache_module
@@ -68,6 +70,25 @@ def test_every_l2_node_of_the_largest_root_matches_an_independent_computation(
         check_against_reference(data[str(l2_id)], expected)
         with_pca += expected.axes is not None
     assert with_pca > 0
+
+
+def test_a_client_made_with_caveclients_constructor_answers_caveclients_dict(
+    client: FrameworkClient,
+    daf_server: LocalServer,
+    largest_root: tuple[int, npt.NDArray[np.uint64]],
+) -> None:
+    _, l2_ids = largest_root
+    asked = [int(i) for i in l2_ids[:7]]
+    with dafclient.CAVEclient(
+        DATASTACK, daf_server.base_url, auth_token=daf_server.admin_token
+    ) as cave_style:
+        assert isinstance(cave_style, FrameworkClient)
+        data = cave_style.l2cache.get_l2data(asked, attributes=["size_nm3", "area_nm2"])
+        table = cave_style.l2cache.get_l2data_table(asked)
+    assert isinstance(data, dict)
+    assert data == client.l2cache.get_l2data(asked, ["size_nm3", "area_nm2"], as_dict=True)
+    assert data[str(asked[0])]["size_nm3"] == table.loc[asked[0], "size_nm3"]
+    assert isinstance(client.l2cache.get_l2data(asked), pd.DataFrame)
 
 
 def test_dataframe_matches_the_dict_form(
