@@ -150,8 +150,8 @@ def _reported_versions(
         "info": INFO_API,
         "schema": SCHEMA_API,
         "annotation": ANNOTATION_API,
-        "segmentation": SEGMENTATION_API,
-        "nglstate": STATE_API,
+        "chunkedgraph": SEGMENTATION_API,
+        "state": STATE_API,
     }
     base = normalize_server(server)
     auth = TokenAuth(find_token(base, auth_token=token).token, TrustedServers(base))

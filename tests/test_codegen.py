@@ -97,7 +97,7 @@ def _reported(stderr: str) -> set[str]:
 
 def test_codegen_check_fails_when_a_spec_changes_without_regeneration(tmp_path: Path) -> None:
     root = _copy_project(tmp_path)
-    spec_path = root / "specs" / "nglstate" / "legacy.yaml"
+    spec_path = root / "specs" / "state" / "legacy.yaml"
     spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
     operation = spec["paths"]["/nglstate/{state_id}"]["get"]
     operation["summary"] = "A summary that the committed generated code has never seen."
@@ -108,7 +108,7 @@ def test_codegen_check_fails_when_a_spec_changes_without_regeneration(tmp_path: 
     assert "is stale" in stale.stderr
     # Exactly the regenerated module of the edited operation differs: the rest of the copy is
     # identical to what the committed specs compile to.
-    module = f"nglstate_legacy/api/nglstate/{snake_case(operation['operationId'])}.py"
+    module = f"state_legacy/api/state/{snake_case(operation['operationId'])}.py"
     assert _reported(stale.stderr) == {f"changed: {module}"}
 
 

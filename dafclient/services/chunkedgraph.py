@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 import numpy as np
 import numpy.typing as npt
-from dafgen.segmentation_v1.api.segmentation import (
+from dafgen.chunkedgraph_v1.api.chunkedgraph import (
     find_path,
     get_change_log,
     get_children,
@@ -44,14 +44,14 @@ from dafgen.segmentation_v1.api.segmentation import (
     split_preview,
     undo,
 )
-from dafgen.segmentation_v1.models import (
+from dafgen.chunkedgraph_v1.models import (
     NodeIdsRequest,
     OperationIdRequest,
     RemeshingRequest,
     RootIdsRequest,
     SplitRequest,
 )
-from dafgen.segmentation_v1.types import File
+from dafgen.chunkedgraph_v1.types import File
 
 from dafclient import _generated as gen
 from dafclient._context import ApiVersions

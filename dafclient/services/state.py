@@ -11,9 +11,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import numpy as np
-from dafgen.nglstate_legacy.api.nglstate import get_state as get_state_legacy
-from dafgen.nglstate_legacy.api.nglstate import post_state as post_state_legacy
-from dafgen.nglstate_v1.api.nglstate import (
+from dafgen.state_legacy.api.state import get_state as get_state_legacy
+from dafgen.state_legacy.api.state import post_state as post_state_legacy
+from dafgen.state_v1.api.state import (
     get_property,
     get_state,
     post_property,

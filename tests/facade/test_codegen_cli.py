@@ -31,9 +31,9 @@ VERSION_ROUTES = {
     "info": "/info/api/versions",
     "schema": "/schema/versions",
     "annotation": "/annotation/api/versions",
-    "segmentation": "/segmentation/api/versions",
+    "chunkedgraph": "/segmentation/api/versions",
 }
-"""The services' versions routes (their specs); auth and nglstate have none."""
+"""The services' versions routes (their specs); auth and state have none."""
 NEW_TYPE = "spine_count"
 
 

@@ -30,8 +30,8 @@ from dafserver.auth.guard import require_permission
 from dafserver.chunkedgraph.errors import NodeNotFound
 from dafserver.chunkedgraph.graph import ChunkedGraph
 from dafserver.errors import ServiceError
-from dafserver.services.segmentation_access import deployment_of, graph_of, read
-from dafserver.services.segmentation_wire import (
+from dafserver.services.chunkedgraph_access import deployment_of, graph_of, read
+from dafserver.services.chunkedgraph_wire import (
     bad_request,
     binary_response,
     body_node_ids,

@@ -27,7 +27,7 @@ from sqlalchemy import (
     update,
 )
 
-NGLSTATE_METADATA = MetaData()
+STATE_METADATA = MetaData()
 
 MAX_COMPRESSED_BYTES = 50 * 1024 * 1024
 """Production refuses documents whose compressed form exceeds 50 MiB."""
@@ -37,7 +37,7 @@ _ID_LOW, _ID_HIGH = 10**15, 2**53
 
 documents = Table(
     "nglstate_documents",
-    NGLSTATE_METADATA,
+    STATE_METADATA,
     Column(
         "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
     ),
@@ -70,7 +70,7 @@ class StateStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        NGLSTATE_METADATA.create_all(engine)
+        STATE_METADATA.create_all(engine)
 
     def save(
         self,

@@ -28,9 +28,9 @@ from fastapi.responses import Response
 
 from dafserver.auth.store import MAX_DB_INT, AuthStore
 from dafserver.chunkedgraph.graph import ChunkedGraph
-from dafserver.services.segmentation_access import deployment_of, graph_of, read
-from dafserver.services.segmentation_queries import V1, VIEW, require_known
-from dafserver.services.segmentation_wire import (
+from dafserver.services.chunkedgraph_access import deployment_of, graph_of, read
+from dafserver.services.chunkedgraph_queries import V1, VIEW, require_known
+from dafserver.services.chunkedgraph_wire import (
     JSON,
     MAX_UINT64,
     bad_request,

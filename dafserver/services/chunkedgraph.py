@@ -1,10 +1,10 @@
-"""The segmentation service (PyChunkedGraph 2.21.1): generic, v1 and meshing-manifest routes.
+"""The chunkedgraph service (PyChunkedGraph 2.21.1, under ``/segmentation``): generic, v1, meshing routes.
 
-Routes follow ``specs/segmentation/v1.yaml`` over the deployment's chunkedgraph engines
+Routes follow ``specs/chunkedgraph/v1.yaml`` over the deployment's chunkedgraph engines
 (``deployment.graphs``). Every route needs a token; table routes check ``view`` or ``edit`` on
 the dataset the table maps to in the auth service (namespace ``pychunkedgraph``).
 
-Wire behaviour shared by every route (see :mod:`dafserver.services.segmentation_wire`): sorted
+Wire behaviour shared by every route (see :mod:`dafserver.services.chunkedgraph_wire`): sorted
 compact JSON with a trailing newline, ``int64_as_str`` on numpy integers only, raw little-endian
 uint64 binary bodies and answers (``application/octet-stream``; production says ``text/html``),
 gunzipped ``Content-Encoding: gzip`` request bodies, and 2xx answers gzipped whenever
@@ -40,11 +40,10 @@ from fastapi.responses import Response
 from dafserver.auth.guard import require_permission, require_token
 from dafserver.auth.store import UserContext
 from dafserver.errors import ServiceError
-from dafserver.services import segmentation_edits, segmentation_history, segmentation_queries
-from dafserver.services.graphene_info import API_VERSIONS, graphene_info
-from dafserver.services.segmentation_access import deployment_of, graph_of, read
-from dafserver.services.segmentation_queries import NAMESPACE, VIEW, require_known
-from dafserver.services.segmentation_wire import (
+from dafserver.services import chunkedgraph_edits, chunkedgraph_history, chunkedgraph_queries
+from dafserver.services.chunkedgraph_access import deployment_of, graph_of, read
+from dafserver.services.chunkedgraph_queries import NAMESPACE, VIEW, require_known
+from dafserver.services.chunkedgraph_wire import (
     bad_request,
     body_node_ids,
     exact_flag,
@@ -58,6 +57,7 @@ from dafserver.services.segmentation_wire import (
     respond,
     str2bool,
 )
+from dafserver.services.graphene_info import API_VERSIONS, graphene_info
 
 PCG_VERSION = "2.21.1"
 MESHING = "/meshing/api/v1/table/{table_id}"
@@ -142,7 +142,7 @@ async def request_remeshing(request: Request, table_id: str) -> Response:
 
 
 def build_router() -> APIRouter:
-    """Every route of the segmentation service."""
+    """Every route of the chunkedgraph service."""
     router = APIRouter()
     router.add_api_route(
         "/segmentation/table/{table_id}/info",
@@ -152,9 +152,9 @@ def build_router() -> APIRouter:
     )
     router.add_api_route("/segmentation/api/versions", get_api_versions, methods=["GET"])
     router.add_api_route("/segmentation/api/version", get_version, methods=["GET"])
-    segmentation_queries.add_routes(router)
-    segmentation_edits.add_routes(router)
-    segmentation_history.add_routes(router)
+    chunkedgraph_queries.add_routes(router)
+    chunkedgraph_edits.add_routes(router)
+    chunkedgraph_history.add_routes(router)
     router.add_api_route(
         f"{MESHING}/manifest/{{node_id}}:0", get_manifest, methods=["GET"], dependencies=[VIEW]
     )

@@ -22,9 +22,9 @@ from fastapi.responses import Response
 from dafserver.auth.guard import require_permission
 from dafserver.auth.store import UserContext
 from dafserver.chunkedgraph.graph import ChunkedGraph, EditResult
-from dafserver.services.segmentation_access import graph_of, read, write
-from dafserver.services.segmentation_queries import NAMESPACE, V1, VIEW, watershed_for
-from dafserver.services.segmentation_wire import (
+from dafserver.services.chunkedgraph_access import graph_of, read, write
+from dafserver.services.chunkedgraph_queries import NAMESPACE, V1, VIEW, watershed_for
+from dafserver.services.chunkedgraph_wire import (
     bad_request,
     int64_as_str,
     json_field,

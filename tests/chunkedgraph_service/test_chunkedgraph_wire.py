@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from dafserver.errors import ServiceError
-from dafserver.services import segmentation_wire as wire
+from dafserver.services import chunkedgraph_wire as wire
 
 
 @pytest.mark.parametrize(

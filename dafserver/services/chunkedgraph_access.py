@@ -1,4 +1,4 @@
-"""The graph a segmentation request addresses, guarded by a readers-writer lock.
+"""The graph a chunkedgraph request addresses, guarded by a readers-writer lock.
 
 Queries run in the thread pool (large id lists keep the event loop free) and may run side by
 side; an edit holds its graph exclusively, since it updates several in-memory tables at once.

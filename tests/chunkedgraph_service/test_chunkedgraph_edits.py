@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from segmentation_service_support import Site, edits_of, new_caller, nm, ok_json, pcg_error, site
+from chunkedgraph_service_support import Site, edits_of, new_caller, nm, ok_json, pcg_error, site
 
 from dafserver.dataset.manifest import EditRecord
 from dafserver.seed import VIEWER_GROUP
@@ -20,7 +20,7 @@ from dafserver.seed import VIEWER_GROUP
 
 @pytest.fixture(scope="module")
 def editable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    with site(tmp_path_factory.mktemp("segmentation_edits")) as running:
+    with site(tmp_path_factory.mktemp("chunkedgraph_edits")) as running:
         yield running
 
 

@@ -1,4 +1,4 @@
-"""Shared helpers of the segmentation route tests: URLs, callers and wire-format checks."""
+"""Shared helpers of the chunkedgraph service tests: URLs, callers and wire-format checks."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from dafserver.auth.guard import ErrorStyle, require_admin, require_token
 from dafserver.auth.store import UserContext
 from dafserver.responses import flask_json_bytes
-from dafserver.services.nglstate_store import (
+from dafserver.services.state_store import (
     MAX_COMPRESSED_BYTES,
     DocumentKind,
     DocumentTooLarge,
@@ -38,7 +38,7 @@ def _json(content: object) -> Response:
 
 
 def _store(request: Request) -> StateStore:
-    store = request.app.state.nglstate
+    store = request.app.state.state
     assert isinstance(store, StateStore)
     return store
 
