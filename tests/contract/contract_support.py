@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from codegen.config import ServiceTarget, load_config
+from dafclient._codegen.config import ServiceTarget, load_config
 from dafserver.runner import LocalServer
 from dafserver.seed import ALIGNED_VOLUME, DATASTACK
 

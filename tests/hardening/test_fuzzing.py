@@ -19,7 +19,7 @@ from contract_support import (
     run_schemathesis,
 )
 
-from codegen.config import ServiceTarget
+from dafclient._codegen.config import ServiceTarget
 
 # Examples per operation: 15 keeps the whole slow session near 5 minutes on 2 cores (the
 # chunkedgraph spec alone takes about 4.5 s per example); set DAF_FUZZ_EXAMPLES for longer runs.
