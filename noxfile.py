@@ -43,7 +43,7 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff: lint and formatting of the handwritten code (generated/ is excluded)."""
+    """ruff: lint and formatting of the handwritten code (dafclient/_wire/ is excluded)."""
     session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
@@ -51,23 +51,23 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy: strict for dafclient/, dafserver/, codegen/; generated/ is checked too."""
+    """mypy, strict: dafclient/ (the generated dafclient/_wire/ included) and dafserver/."""
     session.install("-e", ".[dev]")
     session.run("mypy")
 
 
 @nox.session(python=PYTHON)
 def codegen(session: nox.Session) -> None:
-    """Regenerate generated/ from specs/."""
+    """Regenerate dafclient/_wire/ from specs/."""
     session.install("-e", ".[codegen]")
-    session.run("python", "-m", "codegen")
+    session.run("python", "-m", "dafclient._codegen")
 
 
 @nox.session(python=PYTHON)
 def codegen_check(session: nox.Session) -> None:
-    """Fail if generated/ is not exactly what specs/ compile to."""
+    """Fail if dafclient/_wire/ is not exactly what specs/ compile to."""
     session.install("-e", ".[codegen]")
-    session.run("python", "-m", "codegen", "--check")
+    session.run("python", "-m", "dafclient._codegen", "--check")
 
 
 @nox.session(python=PYTHON)
@@ -77,7 +77,7 @@ def dump_schemas(session: nox.Session) -> None:
     session.install(EMANNOTATIONSCHEMAS, "setuptools<81")
     session.run(
         "python",
-        "codegen/dump_schemas.py",
+        "dafclient/_codegen/dump_schemas.py",
         "--out",
         "specs/annotation_schemas",
         "--lock",

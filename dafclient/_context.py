@@ -15,7 +15,7 @@ from dafclient.errors import ConfigurationError, DafError
 from dafclient.transport import TokenAuth, TrustedServers
 
 if TYPE_CHECKING:
-    from dafgen.info_v2.models import DataStackFull
+    from dafclient._wire.info_v2.models import DataStackFull
 
 log = logging.getLogger("dafclient")
 

@@ -1,4 +1,4 @@
-"""The bridge to the generated request modules in ``dafgen``.
+"""The bridge to the generated request modules in ``dafclient._wire``.
 
 The facade owns the transport, so it uses the generated modules sans-I/O: each endpoint module's
 request builder (``_get_kwargs``) gives the method, path, query and body exactly as the spec

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import httpx
-from dafgen.info_v2.api.info import get_datastack_full
-from dafgen.info_v2.models import DataStackFull
 
 from dafclient import _generated as gen
 from dafclient._context import ApiVersions, ClientContext
 from dafclient._plan import Plan
+from dafclient._wire.info_v2.api.info import get_datastack_full
+from dafclient._wire.info_v2.models import DataStackFull
 from dafclient.config import normalize_server
 from dafclient.errors import ConfigurationError
 

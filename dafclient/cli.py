@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +16,23 @@ app = typer.Typer(
     help="dafclient: a typed client for the Dynamic Annotation Framework (CAVE).",
     no_args_is_help=True,
 )
+
+
+SERVER_EXTRA = 'pip install "dafclient[server]"'
+SERVER_MODULES = ("fastapi", "uvicorn", "sqlalchemy", "networkx", "cloudvolume", "duckdb", "scipy")
+"""The import names of the ``server`` extra's distributions, which dafserver needs."""
+
+
+def _require_server_extra(command: str) -> None:
+    """Exit with status 1 and the install command if the ``server`` extra is missing."""
+    missing = [name for name in SERVER_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        typer.echo(
+            f"dafclient {command}: needs the server extra ({', '.join(missing)} not installed): "
+            f"{SERVER_EXTRA}",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -72,14 +90,11 @@ def serve(
     ] = None,
 ) -> None:
     """Serve a local reference deployment of every DAF service (needs the ``server`` extra)."""
-    try:
-        from dafserver.deployment import Deployment
-        from dafserver.faults import parse_fields
-        from dafserver.runner import serve_forever
-    except ImportError as exc:  # pragma: no cover - depends on the installed extras
-        raise typer.BadParameter(
-            f"dafserver needs the server extra: pip install 'dafclient[server]' ({exc})"
-        ) from exc
+    _require_server_extra("serve")
+    from dafserver.deployment import Deployment
+    from dafserver.faults import parse_fields
+    from dafserver.runner import serve_forever
+
     fault_config = None
     if faults is not None:
         fields = {"rate": str(faults), "seed": str(fault_seed), "phase": fault_phase}
@@ -127,7 +142,8 @@ def demo(
     ] = None,
     size: Annotated[str, typer.Option(help="Synthetic dataset size.")] = "small",
 ) -> None:
-    """Start a local deployment and walk through the client against it."""
+    """Start a local deployment and walk through the client against it (needs the ``server`` extra)."""
+    _require_server_extra("demo")
     from dafclient.demo import run_demo
 
     run_demo(data, echo=typer.echo, size=size)
@@ -158,7 +174,7 @@ def codegen_command(
 
     Every annotation type the server's schema service lists becomes a validating model; every API version the server reports that has a bundled OpenAPI spec becomes a typed request package (a service without a versions route gets every bundled version). Needs the codegen extra.
 
-    OUT is written as one Python package named after the folder, laid out like dafgen: put the parent folder of OUT on sys.path, then "from <name>.annotation_models import MODELS" (type name -> model class) or "import <name>.schema_v2".
+    OUT is written as one Python package named after the folder, laid out like dafclient._wire: put the parent folder of OUT on sys.path, then "from <name>.annotation_models import MODELS" (type name -> model class) or "import <name>.schema_v2".
     """
     from dafclient.live_codegen import LiveCodegenError, generate_from_server
 

@@ -125,9 +125,8 @@ class _CAVEclientConstructor:
             **options,
         )
         if info_cache:
-            from dafgen.info_v2.models import DataStackFull
-
             from dafclient import _generated as gen
+            from dafclient._wire.info_v2.models import DataStackFull
 
             gen.readable_as_mapping(DataStackFull)
             for name, record in info_cache.items():

@@ -2,7 +2,7 @@
 
 Every annotation type the deployment's schema service lists becomes a validating model; every API
 version the deployment reports that has a bundled OpenAPI spec becomes a typed request package.
-The work is done by the ``codegen`` package (the ``codegen`` extra), on the live inputs.
+The work is done by :mod:`dafclient._codegen` (with the ``codegen`` extra), on the live inputs.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 from dafclient.errors import DafError
 
 if TYPE_CHECKING:
-    from codegen.config import ServiceTarget
+    from dafclient._codegen.config import ServiceTarget
 
 CODEGEN_EXTRA = 'pip install "dafclient[codegen]"'
-CODEGEN_MODULES = ("codegen", "openapi_python_client", "datamodel_code_generator")
+CODEGEN_MODULES = ("openapi_python_client", "datamodel_code_generator")
 
 
 class LiveCodegenError(DafError):
@@ -50,10 +50,10 @@ def generate_from_server(
             f"needs the codegen extra ({', '.join(missing)} not installed): {CODEGEN_EXTRA}",
             exit_code=1,
         )
-    from codegen.annotation_models import INIT_MARKER
-    from codegen.build import build
-    from codegen.config import AnnotationModelsTarget, load_config, specs_root
-    from codegen.headers import make_header
+    from dafclient._codegen.annotation_models import INIT_MARKER
+    from dafclient._codegen.build import build
+    from dafclient._codegen.config import AnnotationModelsTarget, load_config, specs_root
+    from dafclient._codegen.headers import make_header
 
     out = out.resolve()
     if not out.name.isidentifier():
@@ -150,8 +150,8 @@ def _reported_versions(
         "info": INFO_API,
         "schema": SCHEMA_API,
         "annotation": ANNOTATION_API,
-        "segmentation": SEGMENTATION_API,
-        "nglstate": STATE_API,
+        "chunkedgraph": SEGMENTATION_API,
+        "state": STATE_API,
     }
     base = normalize_server(server)
     auth = TokenAuth(find_token(base, auth_token=token).token, TrustedServers(base))

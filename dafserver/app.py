@@ -20,13 +20,13 @@ from dafserver.materialize.engine import MaterializeEngine
 from dafserver.services import (
     annotation,
     auth_routes,
+    chunkedgraph,
     info,
     l2cache,
     materialize,
     materialize_v2,
-    nglstate,
     schema,
-    segmentation,
+    state,
 )
 
 
@@ -50,7 +50,7 @@ def create_app(
     )
     app.state.deployment = deployment
     app.state.auth = deployment.auth
-    app.state.nglstate = deployment.nglstate
+    app.state.state = deployment.state
     app.state.info = deployment.info
     app.state.schemas = deployment.schemas
     app.state.annotation = deployment.annotation
@@ -66,8 +66,8 @@ def create_app(
         info,
         schema,
         annotation,
-        nglstate,
-        segmentation,
+        state,
+        chunkedgraph,
         l2cache,
         materialize,
         materialize_v2,

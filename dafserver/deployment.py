@@ -19,8 +19,8 @@ from dafserver.l2cache.store import L2CacheStore
 from dafserver.seed import seed_deployment
 from dafserver.services.annotation_store import AnnotationStore
 from dafserver.services.info_store import InfoStore
-from dafserver.services.nglstate_store import StateStore
 from dafserver.services.schema_catalog import SchemaCatalog, load_catalog
+from dafserver.services.state_store import StateStore
 
 ADMIN_EMAIL = "admin@dafserver.local"
 ADMIN_TOKEN_FILE = "admin_token"
@@ -33,7 +33,7 @@ class Deployment:
     data_dir: Path
     engine: Engine
     auth: AuthStore
-    nglstate: StateStore
+    state: StateStore
     info: InfoStore
     annotation: AnnotationStore
     schemas: SchemaCatalog
@@ -70,7 +70,7 @@ class Deployment:
             data_dir=data_dir,
             engine=engine,
             auth=auth,
-            nglstate=StateStore(engine),
+            state=StateStore(engine),
             info=InfoStore(engine),
             annotation=AnnotationStore(engine),
             schemas=load_catalog(),

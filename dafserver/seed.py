@@ -15,7 +15,7 @@ from dafserver.dataset.manifest import DatasetManifest
 from dafserver.materialize.seed import seed_materialization
 from dafserver.services.annotation_store import INSERT_LIMIT, NewAnnotation
 from dafserver.services.annotation_validation import compile_annotation_schema
-from dafserver.services.nglstate_store import DocumentKind
+from dafserver.services.state_store import DocumentKind
 
 if TYPE_CHECKING:
     from dafserver.deployment import Deployment
@@ -223,5 +223,5 @@ def _seed_states(deployment: Deployment, manifest: DatasetManifest) -> list[int]
     ids = []
     for state in (base, selected):
         raw = json.dumps(state).encode("utf-8")
-        ids.append(deployment.nglstate.save(raw, column=DocumentKind.STATE, user_id=admin))
+        ids.append(deployment.state.save(raw, column=DocumentKind.STATE, user_id=admin))
     return ids

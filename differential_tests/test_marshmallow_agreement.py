@@ -3,7 +3,7 @@
 The AnnotationEngine loads every posted annotation with the EMAnnotationSchemas class of the
 table's type (marshmallow 3.5.1, ``context={"postgis": True}``, ``unknown=EXCLUDE``). dafclient
 checks annotations before sending them in two ways: the generated pydantic models
-(``dafgen.annotation_models.MODELS``) and the columnar validator
+(``dafclient._wire.annotation_models.MODELS``) and the columnar validator
 (``dafclient.annotations.columnar.validate_frame``), which every write method runs before it
 sends. Hypothesis generates documents, valid and invalid, for a set of types; each document gets
 four verdicts and the dafclient verdicts must equal marshmallow's, except where a named predicate
@@ -43,9 +43,8 @@ with warnings.catch_warnings():
     from marshmallow import EXCLUDE
     from marshmallow import ValidationError as MarshmallowValidationError
 
-from dafgen.annotation_models import MODELS
-
 from dafclient import FrameworkClient
+from dafclient._wire.annotation_models import MODELS
 from dafclient.annotations.columnar import validate_frame
 from dafclient.annotations.frames import records_frame
 from dafclient.annotations.layout import AnnotationLayout, FieldSpec, snapshot_layout

@@ -33,7 +33,7 @@ UINT64_MAX = 2**64 - 1
 @pytest.fixture(scope="module")
 def models() -> ModuleType:
     """The committed generated annotation model package."""
-    return importlib.import_module("dafgen.annotation_models")
+    return importlib.import_module("dafclient._wire.annotation_models")
 
 
 # --- building valid documents from the corrected schemas -------------------------------------
@@ -302,7 +302,7 @@ def test_point_classes_are_shared_between_types(models: ModuleType) -> None:
 def test_models_refuse_what_marshmallow_refuses(field: str, value: object) -> None:
     """Booleans, NaN and infinities as numbers, and non-integer strings as integers (pydantic's
     lax mode takes them; the AnnotationEngine's marshmallow does not)."""
-    from dafgen.annotation_models import SynapseSchema
+    from dafclient._wire.annotation_models import SynapseSchema
 
     point = {"position": [1, 2, 3]}
     fields: dict[str, object] = {"pre_pt": point, "ctr_pt": point, "post_pt": point}
@@ -312,7 +312,7 @@ def test_models_refuse_what_marshmallow_refuses(field: str, value: object) -> No
 
 
 def test_models_take_numeric_strings_and_numpy_numbers_like_marshmallow() -> None:
-    from dafgen.annotation_models import SynapseSchema
+    from dafclient._wire.annotation_models import SynapseSchema
 
     point = {"position": [np.int32(1), np.float32(2.5), "3"]}
     bound = {"position": [1, 2, 3], "root_id": "864691135000000001"}

@@ -1,4 +1,4 @@
-"""The codegen pipeline: specs validate, generated/ is complete and current, staleness shows."""
+"""The codegen pipeline: specs validate, dafclient/_wire/ is complete and current, staleness shows."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from openapi_python_client.strings import snake_case
 from openapi_spec_validator import validate
 from openapi_spec_validator.readers import read_from_filename
 
-from codegen.config import ServiceTarget, load_config
-from codegen.headers import HEADER
+from dafclient._codegen.config import ServiceTarget, load_config
+from dafclient._codegen.headers import HEADER
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = load_config(ROOT)
@@ -72,16 +72,18 @@ def test_packages_ship_py_typed() -> None:
 
 
 def _copy_project(destination: Path) -> Path:
-    for name in ("specs", "codegen", "generated"):
+    """The inputs and the committed output of codegen, at their places below ``destination``."""
+    for source in (ROOT / "specs", CONFIG.output):
+        relative = source.relative_to(ROOT)
         shutil.copytree(
-            ROOT / name, destination / name, ignore=shutil.ignore_patterns("__pycache__")
+            source, destination / relative, ignore=shutil.ignore_patterns("__pycache__")
         )
     return destination
 
 
 def _run_check(root: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "codegen", "--check", "--root", str(root)],
+        [sys.executable, "-m", "dafclient._codegen", "--check", "--root", str(root)],
         cwd=root,
         capture_output=True,
         text=True,
@@ -97,7 +99,7 @@ def _reported(stderr: str) -> set[str]:
 
 def test_codegen_check_fails_when_a_spec_changes_without_regeneration(tmp_path: Path) -> None:
     root = _copy_project(tmp_path)
-    spec_path = root / "specs" / "nglstate" / "legacy.yaml"
+    spec_path = root / "specs" / "state" / "legacy.yaml"
     spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
     operation = spec["paths"]["/nglstate/{state_id}"]["get"]
     operation["summary"] = "A summary that the committed generated code has never seen."
@@ -108,13 +110,13 @@ def test_codegen_check_fails_when_a_spec_changes_without_regeneration(tmp_path: 
     assert "is stale" in stale.stderr
     # Exactly the regenerated module of the edited operation differs: the rest of the copy is
     # identical to what the committed specs compile to.
-    module = f"nglstate_legacy/api/nglstate/{snake_case(operation['operationId'])}.py"
+    module = f"state_legacy/api/state/{snake_case(operation['operationId'])}.py"
     assert _reported(stale.stderr) == {f"changed: {module}"}
 
 
 def test_codegen_check_fails_when_generated_code_is_edited_by_hand(tmp_path: Path) -> None:
     root = _copy_project(tmp_path)
-    package = root / "generated" / CONFIG.package
+    package = root / CONFIG.output.relative_to(ROOT)
     victim = package / "info_v2" / "api" / "info" / "get_datastacks.py"
     victim.write_text(victim.read_text(encoding="utf-8") + "\n# hand edit\n", encoding="utf-8")
     extra = package / "info_v2" / "notes.py"
@@ -130,7 +132,7 @@ def test_codegen_check_fails_when_generated_code_is_edited_by_hand(tmp_path: Pat
 def test_a_generator_warning_fails_codegen(tmp_path: Path) -> None:
     """An operation the generator cannot express (here: an XML body) is a warning of
     openapi-python-client, which drops the operation; its own --fail-on-warning makes it fail."""
-    from codegen.services import CodegenError, generate_service
+    from dafclient._codegen.services import CodegenError, generate_service
 
     spec = {
         "openapi": "3.1.0",

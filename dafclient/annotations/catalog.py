@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from dafgen.annotation_models import MODELS
-
+from dafclient._wire.annotation_models import MODELS
 from dafclient.annotations.layout import AnnotationLayout, compile_layout, snapshot_layout
 from dafclient.annotations.schema_overrides import apply_overrides
 from dafclient.errors import InputError

@@ -168,7 +168,11 @@ def compile_layout(schema_type: str, schema: Mapping[str, Any]) -> AnnotationLay
 @cache
 def snapshot_schemas() -> Mapping[str, Mapping[str, Any]]:
     """The corrected JSON Schemas of the annotation types the generated models were built from."""
-    text = resources.files("dafgen.annotation_models").joinpath("schemas.json").read_text("utf-8")
+    text = (
+        resources.files("dafclient._wire.annotation_models")
+        .joinpath("schemas.json")
+        .read_text("utf-8")
+    )
     schemas: dict[str, Mapping[str, Any]] = json.loads(text)
     return schemas
 

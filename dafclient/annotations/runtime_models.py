@@ -1,11 +1,11 @@
 """Annotation models built at run time from a corrected annotation JSON Schema.
 
-The generated package ``dafgen.annotation_models`` covers the annotation types of one
+The generated package ``dafclient._wire.annotation_models`` covers the annotation types of one
 EMAnnotationSchemas release. A live schema service can list types that release lacks;
 :func:`model_for` turns such a type's JSON Schema into a pydantic dataclass that validates the
 way the generated model of that type would: same class and field names, required fields without
 a default and optional ones defaulting to ``None``, enums as ``StrEnum``/``IntEnum``, positions of
-exactly three numbers, the exact integer types of ``dafgen.annotation_models._runtime`` (chosen by
+exactly three numbers, the exact integer types of ``dafclient._wire.annotation_models._runtime`` (chosen by
 ``customTypePath``), ``extra='forbid'`` where the schema says ``additionalProperties: false`` (the
 point classes) and ``extra='allow'`` where it says ``true`` (the annotation classes), keyword-only
 construction.
@@ -23,11 +23,11 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Any
 
-from dafgen.annotation_models import _runtime
 from pydantic import ConfigDict, Field
 from pydantic.config import ExtraValues
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
+from dafclient._wire.annotation_models import _runtime
 from dafclient.annotations.schema_overrides import (
     INTEGER_TYPES,
     NUMBER_TYPE,
@@ -288,7 +288,7 @@ def _make_enum(
     cls = factory(class_name, list(zip(names, values, strict=True)), module=__name__)
     if doc:
         cls.__doc__ = str(doc)
-    # As the generated enums do (codegen/templates/Enum.jinja2): booleans are refused.
+    # As the generated enums do (dafclient/_codegen/templates/Enum.jinja2): booleans are refused.
     cls.__get_pydantic_core_schema__ = classmethod(_refusing_booleans)
     return cls
 

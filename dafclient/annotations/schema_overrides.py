@@ -45,7 +45,7 @@ INTEGER_TYPES: dict[str, tuple[int | None, int | None, str]] = {
     "AnnotationId": (0, INT64_MAX, "The id of an annotation row: 0 .. 2**63-1."),
 }
 """Custom integer types: name -> (minimum, maximum, docstring). All of them read numpy
-integers exactly; ``codegen.annotation_models`` writes them into the generated package."""
+integers exactly; ``dafclient._codegen.annotation_models`` writes them into the generated package."""
 
 NUMBER_TYPE = "Number"
 """The custom float type: finite, and not a boolean (marshmallow's Float refuses both)."""

@@ -12,20 +12,6 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from dafgen.annotation_models import MODELS
-from dafgen.annotation_v2.api.annotation import (
-    create_table,
-    delete_annotations,
-    delete_table,
-    get_annotation_count,
-    get_annotations,
-    get_table_metadata,
-    get_tables,
-    post_annotations,
-    update_annotations,
-    update_table_metadata,
-)
-from dafgen.annotation_v2.models import TableMetadata
 
 from dafclient import _generated as gen
 from dafclient._context import ApiVersions
@@ -40,6 +26,20 @@ from dafclient._plan import (
     sync_op_then,
 )
 from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
+from dafclient._wire.annotation_models import MODELS
+from dafclient._wire.annotation_v2.api.annotation import (
+    create_table,
+    delete_annotations,
+    delete_table,
+    get_annotation_count,
+    get_annotations,
+    get_table_metadata,
+    get_tables,
+    post_annotations,
+    update_annotations,
+    update_table_metadata,
+)
+from dafclient._wire.annotation_v2.models import TableMetadata
 from dafclient.annotations import bulk
 from dafclient.annotations.bulk import BulkResult, RowState
 from dafclient.annotations.bulk_run import BulkOptions, BulkRun, ids_of, run_async, run_blocking

@@ -8,7 +8,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dafgen.auth_v1.api.auth import (
+from dafclient import _generated as gen
+from dafclient._context import ApiVersions
+from dafclient._plan import Plan, async_op, read_json, sync_op
+from dafclient._service import AsyncBinding, ServiceClient, SyncBinding
+from dafclient._wire.auth_v1.api.auth import (
     create_token,
     get_group_users,
     get_user_cache,
@@ -16,12 +20,7 @@ from dafgen.auth_v1.api.auth import (
     get_user_tokens,
     get_usernames,
 )
-from dafgen.auth_v1.models import ApiKey, GroupMember, User, UserCache, UserName
-
-from dafclient import _generated as gen
-from dafclient._context import ApiVersions
-from dafclient._plan import Plan, async_op, read_json, sync_op
-from dafclient._service import AsyncBinding, ServiceClient, SyncBinding
+from dafclient._wire.auth_v1.models import ApiKey, GroupMember, User, UserCache, UserName
 from dafclient.errors import InputError, ResponseFormatError
 from dafclient.ids import as_id_array
 from dafclient.tokens import (

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 import numpy as np
 import numpy.typing as npt
-from dafgen.segmentation_v1.api.segmentation import (
+
+from dafclient import _generated as gen
+from dafclient._context import ApiVersions
+from dafclient._plan import Call, Plan, async_op, drive, read_json, sync_op
+from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
+from dafclient._wire.chunkedgraph_v1.api.chunkedgraph import (
     find_path,
     get_change_log,
     get_children,
@@ -44,19 +49,14 @@ from dafgen.segmentation_v1.api.segmentation import (
     split_preview,
     undo,
 )
-from dafgen.segmentation_v1.models import (
+from dafclient._wire.chunkedgraph_v1.models import (
     NodeIdsRequest,
     OperationIdRequest,
     RemeshingRequest,
     RootIdsRequest,
     SplitRequest,
 )
-from dafgen.segmentation_v1.types import File
-
-from dafclient import _generated as gen
-from dafclient._context import ApiVersions
-from dafclient._plan import Call, Plan, async_op, drive, read_json, sync_op
-from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
+from dafclient._wire.chunkedgraph_v1.types import File
 from dafclient.errors import InputError, ResponseFormatError
 from dafclient.format_utils import table_id_from_source
 from dafclient.ids import IdArray, IdsLike, as_id, as_id_array, decode_uint64, encode_uint64

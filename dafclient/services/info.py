@@ -7,20 +7,20 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from dafgen.info_v1.api.info import get_dataset, get_datasets
-from dafgen.info_v1.models import DataSet
-from dafgen.info_v2.api.info import (
-    get_aligned_volume_by_id,
-    get_aligned_volumes,
-    get_datastacks,
-    get_datastacks_by_aligned_volume,
-)
-from dafgen.info_v2.models import AlignedVolume, DataStackFull
 
 from dafclient import _generated as gen
 from dafclient._context import ApiVersions
 from dafclient._plan import Plan, adrive, async_op, drive, read_json, sync_op
 from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
+from dafclient._wire.info_v1.api.info import get_dataset, get_datasets
+from dafclient._wire.info_v1.models import DataSet
+from dafclient._wire.info_v2.api.info import (
+    get_aligned_volume_by_id,
+    get_aligned_volumes,
+    get_datastacks,
+    get_datastacks_by_aligned_volume,
+)
+from dafclient._wire.info_v2.models import AlignedVolume, DataStackFull
 from dafclient.cloudvolumes import make_cloudvolume
 from dafclient.errors import ConfigurationError, ResponseFormatError
 from dafclient.format_utils import FormatFor, format_source

@@ -34,12 +34,16 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import numpy as np
-from dafgen.l2cache_v1.api.l2cache import get_attribute_metadata, get_attributes, get_table_mapping
 
 from dafclient import _generated as gen
 from dafclient._context import ApiVersions
 from dafclient._plan import Plan, async_op, drive, read_json, sync_op
 from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
+from dafclient._wire.l2cache_v1.api.l2cache import (
+    get_attribute_metadata,
+    get_attributes,
+    get_table_mapping,
+)
 from dafclient.errors import InputError, NotFoundError, ResponseFormatError
 from dafclient.format_utils import table_id_from_source
 from dafclient.ids import IdArray, IdsLike, as_id_array

@@ -32,8 +32,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from dafgen.materialize_v2.api.materialize import get_table_count, get_tables
-from dafgen.materialize_v3.api.materialize import (
+
+from dafclient import _generated as gen
+from dafclient._context import ApiVersions
+from dafclient._plan import Call, Plan, async_op, read_json, sync_op
+from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
+from dafclient._wire.materialize_v2.api.materialize import get_table_count, get_tables
+from dafclient._wire.materialize_v3.api.materialize import (
     get_table_metadata,
     get_tables_metadata,
     get_unique_string_values,
@@ -49,11 +54,6 @@ from dafgen.materialize_v3.api.materialize import (
     query_table,
     query_view,
 )
-
-from dafclient import _generated as gen
-from dafclient._context import ApiVersions
-from dafclient._plan import Call, Plan, async_op, read_json, sync_op
-from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
 from dafclient.errors import InputError, ResponseFormatError
 from dafclient.resolutions import checked_resolution
 from dafclient.services.materialize_frames import (

@@ -5,19 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from dafgen.schema_v1.api.schema import get_type_schema as get_type_schema_v1
-from dafgen.schema_v1.api.schema import get_types as get_types_v1
-from dafgen.schema_v2.api.schema import (
+from dafclient import _generated as gen
+from dafclient._context import ApiVersions
+from dafclient._plan import Plan, async_op, read_json, sync_op
+from dafclient._service import AsyncBinding, ServiceClient, SyncBinding
+from dafclient._wire.schema_v1.api.schema import get_type_schema as get_type_schema_v1
+from dafclient._wire.schema_v1.api.schema import get_types as get_types_v1
+from dafclient._wire.schema_v2.api.schema import (
     get_all_type_schemas,
     get_type_schema,
     get_type_schemas,
     get_types,
 )
-
-from dafclient import _generated as gen
-from dafclient._context import ApiVersions
-from dafclient._plan import Plan, async_op, read_json, sync_op
-from dafclient._service import AsyncBinding, ServiceClient, SyncBinding
 from dafclient.errors import InputError, ResponseFormatError
 
 SCHEMA_API = ApiVersions("schema", known=(1, 2), versions_path="/schema/versions")

@@ -11,9 +11,14 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import numpy as np
-from dafgen.nglstate_legacy.api.nglstate import get_state as get_state_legacy
-from dafgen.nglstate_legacy.api.nglstate import post_state as post_state_legacy
-from dafgen.nglstate_v1.api.nglstate import (
+
+from dafclient import _generated as gen
+from dafclient._context import ApiVersions
+from dafclient._plan import Call, Plan, async_op, drive, read_json, run_now, sync_op
+from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
+from dafclient._wire.state_legacy.api.state import get_state as get_state_legacy
+from dafclient._wire.state_legacy.api.state import post_state as post_state_legacy
+from dafclient._wire.state_v1.api.state import (
     get_property,
     get_state,
     post_property,
@@ -21,11 +26,6 @@ from dafgen.nglstate_v1.api.nglstate import (
     post_state,
     post_state_with_id,
 )
-
-from dafclient import _generated as gen
-from dafclient._context import ApiVersions
-from dafclient._plan import Call, Plan, async_op, drive, read_json, run_now, sync_op
-from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
 from dafclient.errors import ConfigurationError, InputError, ResponseFormatError
 from dafclient.timestamps import TimestampLike, to_epoch_seconds
 

@@ -36,8 +36,8 @@ from dafserver.auth.store import UserContext
 from dafserver.errors import ServiceError
 from dafserver.l2cache.served import ATTRIBUTE_DTYPES, attribute_metadata, served_row
 from dafserver.l2cache.store import L2CacheStore
-from dafserver.services.segmentation_access import deployment_of
-from dafserver.services.segmentation_wire import (
+from dafserver.services.chunkedgraph_access import deployment_of
+from dafserver.services.chunkedgraph_wire import (
     json_response,
     parse_ids,
     pcg_json_bytes,

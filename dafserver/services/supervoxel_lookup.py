@@ -28,7 +28,7 @@ from cloudvolume import CloudVolume
 
 from dafserver.chunkedgraph.graph import ChunkedGraph
 from dafserver.errors import ServiceError
-from dafserver.services.segmentation_wire import bad_request, parse_uint64
+from dafserver.services.chunkedgraph_wire import bad_request, parse_uint64
 
 UInt64Array = npt.NDArray[np.uint64]
 Int64Array = npt.NDArray[np.int64]

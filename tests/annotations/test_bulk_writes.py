@@ -156,7 +156,7 @@ async def test_async_bulk_post(daf_async_client: AsyncFrameworkClient) -> None:
 
 
 def test_a_stage_can_be_typed_by_its_model(daf_client: FrameworkClient) -> None:
-    from dafgen.annotation_models import CellTypeLocal, SynapseSchema
+    from dafclient._wire.annotation_models import CellTypeLocal, SynapseSchema
 
     table = _table(daf_client)
     stage = daf_client.annotation.stage(table, SynapseSchema)

@@ -10,16 +10,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-from dafgen.annotation_models import MODELS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
+from dafclient._wire.annotation_models import MODELS
 from dafclient.annotations.runtime_models import UnsupportedSchemaError, build_model, model_for
 from dafclient.annotations.schema_overrides import load_schemas
 
 SCHEMAS: dict[str, dict[str, Any]] = json.loads(
-    resources.files("dafgen.annotation_models").joinpath("schemas.json").read_text("utf-8")
+    resources.files("dafclient._wire.annotation_models").joinpath("schemas.json").read_text("utf-8")
 )
 RAW_DIR = Path(__file__).resolve().parents[2] / "specs" / "annotation_schemas"
 EXAMPLES_PER_TYPE = 40

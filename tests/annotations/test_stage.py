@@ -10,11 +10,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from dafgen.annotation_models import MODELS, NucleusDetection, PlasticSynapse, SynapseSchema
-from dafgen.annotation_models.shared import BoundSpatialPoint, SpatialPoint
 from pydantic import TypeAdapter
 
 from dafclient import FrameworkClient
+from dafclient._wire.annotation_models import (
+    MODELS,
+    NucleusDetection,
+    PlasticSynapse,
+    SynapseSchema,
+)
+from dafclient._wire.annotation_models.shared import BoundSpatialPoint, SpatialPoint
 from dafclient.annotations import AnnotationStage, AnnotationValidationError
 from dafclient.annotations.wire import encode_body
 from dafclient.errors import InputError

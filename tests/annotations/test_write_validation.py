@@ -17,10 +17,10 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from dafgen.annotation_models import CellTypeLocal, SynapseSchema
-from dafgen.annotation_models.shared import BoundSpatialPoint, SpatialPoint
 
 from dafclient import AsyncFrameworkClient, FrameworkClient
+from dafclient._wire.annotation_models import CellTypeLocal, SynapseSchema
+from dafclient._wire.annotation_models.shared import BoundSpatialPoint, SpatialPoint
 from dafclient.annotations import AnnotationStage, AnnotationValidationError
 from dafclient.errors import InputError, UnprocessableError
 from dafserver.runner import LocalServer

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from codegen.config import ServiceTarget, load_config
+from dafclient._codegen.config import ServiceTarget, load_config
 from dafserver.runner import LocalServer
 from dafserver.seed import ALIGNED_VOLUME, DATASTACK
 
@@ -67,7 +67,7 @@ NONSTANDARD_MEDIA = {"query_table", "join_query", "live_query", "query_view"}
 # PyChunkedGraph and the L2 cache parse booleans leniently: an unparsable value silently means
 # the default (documented on each parameter), so "schema-violating value accepted" is their real
 # behaviour.
-LENIENT_SPECS = {"segmentation", "l2cache"}
+LENIENT_SPECS = {"chunkedgraph", "l2cache"}
 # The AnnotationEngine deletes tables softly (only ``deleted`` is set): a deleted table still
 # answers its count and metadata, as production's does, so "deleted resource still available"
 # is its real behaviour.

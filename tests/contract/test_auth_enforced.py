@@ -52,7 +52,7 @@ def _url(base: str, path: str) -> str:
 def _check_401(service: str, response: httpx.Response, expected_error: str) -> None:
     assert response.status_code == 401, response.text
     assert response.headers["WWW-Authenticate"].startswith('Bearer realm="')
-    if service == "nglstate":  # middle-auth-client 3.6: plain text
+    if service == "state":  # middle-auth-client 3.6: plain text
         assert response.headers["content-type"].startswith("text/html")
         assert response.text == (
             "Unauthorized" if expected_error == "no_token" else "Invalid/Expired Token"

@@ -18,7 +18,7 @@ from contract_support import (
     run_schemathesis,
 )
 
-from codegen.config import ServiceTarget
+from dafclient._codegen.config import ServiceTarget
 
 MAX_EXAMPLES = int(os.environ.get("DAF_CONTRACT_EXAMPLES", "8"))
 

@@ -104,10 +104,10 @@ def test_state_round_trip_keeps_ids_exact(client: FrameworkClient, daf_server: L
         "n": 3,
     }
     state_id = client.state.upload_state_json(state)
-    raw = daf_server.deployment.nglstate.load(
+    raw = daf_server.deployment.state.load(
         state_id,
         column=__import__(
-            "dafserver.services.nglstate_store", fromlist=["DocumentKind"]
+            "dafserver.services.state_store", fromlist=["DocumentKind"]
         ).DocumentKind.STATE,
     )
     assert raw is not None and json.loads(raw)["layers"][0]["segments"] == [str(2**64 - 1), "5"]

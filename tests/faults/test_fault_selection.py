@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import dafserver.runner
 from dafclient.cli import app as cli_app
 from dafserver.faults import FaultConfig, config_from_env, decide, parse_fields, parse_spec
-from dafserver.services.nglstate_store import DocumentKind
+from dafserver.services.state_store import DocumentKind
 from tests.faults.conftest import Serve
 
 STATUS_KINDS = ("502", "503", "504", "429")
@@ -97,7 +97,7 @@ def test_write_fault_phase(serve: Serve, kind: str, phase: str) -> None:
     )
     state = {"layers": [], "marker": f"{kind}-{phase}"}
     with serve(faults) as server:
-        store = server.deployment.nglstate
+        store = server.deployment.state
         state_id = 4_000_000 + sum(ord(c) for c in f"{kind}{phase}")
         assert store.load(state_id, DocumentKind.STATE) is None
         try:

@@ -19,10 +19,10 @@ from contract_support import (
     run_schemathesis,
 )
 
-from codegen.config import ServiceTarget
+from dafclient._codegen.config import ServiceTarget
 
 # Examples per operation: 15 keeps the whole slow session near 5 minutes on 2 cores (the
-# segmentation spec alone takes about 4.5 s per example); set DAF_FUZZ_EXAMPLES for longer runs.
+# chunkedgraph spec alone takes about 4.5 s per example); set DAF_FUZZ_EXAMPLES for longer runs.
 MAX_EXAMPLES = int(os.environ.get("DAF_FUZZ_EXAMPLES", "15"))
 FUZZ_OPTIONS = ("--mode", "all", "--phases", "coverage,fuzzing")
 # Split ids given as decimal strings match the schema's digits-only pattern at any length (JSON

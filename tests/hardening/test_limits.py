@@ -24,7 +24,7 @@ from contract_support import ContractServer
 from dafserver.body_limit import MAX_BODY_BYTES, BodyLimitMiddleware, too_large_message
 from dafserver.seed import ALIGNED_VOLUME, ANNOTATION_TABLES
 from dafserver.services.annotation import MAX_QUERY_IDS
-from dafserver.services.segmentation_wire import MAX_LAYER
+from dafserver.services.chunkedgraph_wire import MAX_LAYER
 
 OVERSIZED = 120_000_000
 """A body larger than the limit (production's nginx limit is 100 MB)."""
@@ -99,7 +99,7 @@ def test_an_announced_oversized_segmentation_body_is_refused_before_it_is_read(
         ("/nglstate/api/v1/post", lambda body: body.decode().startswith("Request body too large")),
         ("/auth/api/v1/user/token", lambda body: "too large" in json.loads(body)["message"]),
     ],
-    ids=["annotation", "nglstate", "auth"],
+    ids=["annotation", "state", "auth"],
 )
 def test_every_service_refuses_an_oversized_body_in_its_own_format(
     hardened_server: ContractServer, http: httpx.Client, path: str, check: Any
