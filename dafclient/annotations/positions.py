@@ -70,7 +70,8 @@ def position_rows(values: Sequence[Any] | npt.NDArray[Any]) -> Read:
 
 
 def read_positions(value: pd.Series | npt.NDArray[Any] | Sequence[Any]) -> Read:
-    """A position column: a Series, an ``(N, 3)`` array or a sequence of 3-sequences."""
+    """A position column: a Series, an ``(N, 3)`` array or a sequence of 3-sequences. A numeric
+    ``(N, 3)`` array is read in place (a float64 one comes back as the points, not copied)."""
     if isinstance(value, pd.Series):
         if isinstance(value.dtype, pd.ArrowDtype):
             read = arrow_positions(pa.array(value.array))
