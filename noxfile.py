@@ -92,10 +92,12 @@ def differential(session: nox.Session) -> None:
     The tests live in ``differential_tests/``, outside ``testpaths``, so the ``tests`` and
     ``slow`` sessions never collect them: they import ``emannotationschemas``, which pins old
     marshmallow and SQLAlchemy 1.4 and is installed only in this session's virtualenv, next to
-    dafclient's own runtime dependencies (no server or test extras).
+    dafclient's own runtime dependencies (no server or test extras). emannotationschemas pins
+    numpy<2 and pyarrow 26 needs numpy 2 (without saying so in its metadata), hence pyarrow<26.
     """
     session.install(
         EMANNOTATIONSCHEMAS,
+        "pyarrow>=17,<26",
         "setuptools<81",
         "hypothesis>=6.100",
         "pytest>=8",

@@ -14,9 +14,15 @@ POINTS = ("pre_pt", "ctr_pt", "post_pt")
 _tables = itertools.count()
 
 
-def synapse_frame(n: int, *, split: bool, seed: int = 20261126) -> pd.DataFrame:
-    """``n`` synapses: ``{point}_position`` list columns (the form CAVEclient's stage takes), or
-    ``{point}_position_x/_y/_z`` columns with ``split``; plus ``size``."""
+def synapse_frame(
+    n: int, *, split: bool, seed: int = 20261126, form: str = "lists"
+) -> pd.DataFrame:
+    """``n`` synapses: ``{point}_position`` columns of Python lists (the form CAVEclient's stage
+    takes), of numpy arrays (``form="arrays"``) or Arrow fixed-size lists (``form="arrow"``, as a
+    materialized query returns them), or ``{point}_position_x/_y/_z`` columns with ``split``;
+    plus ``size``."""
+    import pyarrow as pa
+
     rng = np.random.default_rng(seed)
     columns: dict[str, object] = {}
     for point in POINTS:
@@ -24,6 +30,11 @@ def synapse_frame(n: int, *, split: bool, seed: int = 20261126) -> pd.DataFrame:
         if split:
             for axis, values in zip("xyz", xyz.T, strict=True):
                 columns[f"{point}_position_{axis}"] = values
+        elif form == "arrays":
+            columns[f"{point}_position"] = pd.Series(list(xyz), dtype=object)
+        elif form == "arrow":
+            array = pa.FixedSizeListArray.from_arrays(pa.array(xyz.ravel()), 3)
+            columns[f"{point}_position"] = pd.Series(pd.arrays.ArrowExtensionArray(array))
         else:
             columns[f"{point}_position"] = xyz.tolist()
     columns["size"] = rng.random(n).round(6)

@@ -18,7 +18,6 @@ Accepted input per kind (null = missing, ``None``, ``NaN``, ``pd.NA``):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +27,8 @@ import numpy.typing as npt
 import pandas as pd
 
 from dafclient.annotations.layout import AnnotationLayout, FieldSpec
+from dafclient.annotations.positions import read_positions
+from dafclient.annotations.scalars import float_scalar, is_null_scalar
 from dafclient.errors import InputError
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -206,12 +207,6 @@ def _plain_label(label: Any) -> Any:
 # -- per-kind conversion ---------------------------------------------------------------------
 
 
-def _is_null_scalar(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, (float, np.floating)) and math.isnan(value)
-
-
 def _loop(
     series: pd.Series,
     convert: Callable[[Any], Any],
@@ -224,7 +219,7 @@ def _loop(
     invalid = np.zeros(n, dtype=bool)
     out: list[Any] = [filler] * n
     for i, value in enumerate(series.tolist()):
-        if _is_null_scalar(value):
+        if is_null_scalar(value):
             null[i] = True
             continue
         try:
@@ -248,15 +243,6 @@ def _int_scalar(value: Any) -> int:
     if isinstance(value, str):
         return int(value.strip())
     raise TypeError(type(value).__name__)
-
-
-def _float_scalar(value: Any) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number, str)):
-        raise TypeError("not a number")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError("not finite")
-    return number
 
 
 def _bool_scalar(value: Any) -> bool:
@@ -395,7 +381,7 @@ def _numbers(
             infinite = np.isinf(numbers)
             issues.add(infinite, spec.column, "not a finite number", source)
             return Column(np.where(infinite, 0.0, numbers), np.isnan(numbers))
-    values, null, invalid = _loop(series, _float_scalar, np.dtype(np.float64), 0.0)
+    values, null, invalid = _loop(series, float_scalar, np.dtype(np.float64), 0.0)
     issues.add(invalid, spec.column, "not a finite number", source)
     return Column(values, null)
 
@@ -452,58 +438,11 @@ CONVERTERS: dict[str, Callable[[pd.Series, FieldSpec, _Issues], Column]] = {
 }
 
 
-def _position_rows(values: Sequence[Any]) -> tuple[npt.NDArray[np.float64], Mask, Mask]:
-    """3-sequences one by one: (positions, null, invalid)."""
-    n = len(values)
-    out = np.full((n, 3), np.nan)
-    null = np.zeros(n, dtype=bool)
-    invalid = np.zeros(n, dtype=bool)
-    for i, value in enumerate(values):
-        if _is_null_scalar(value):
-            null[i] = True
-            continue
-        try:
-            if isinstance(value, (str, bytes, Mapping)) or len(value) != 3:
-                raise ValueError("not 3 items")
-            if all(_is_null_scalar(v) for v in value):
-                null[i] = True  # an all-null position: the point is absent
-                continue
-            out[i] = [_float_scalar(v) for v in value]
-        except (TypeError, ValueError, OverflowError):
-            invalid[i] = True
-    return out, null, invalid
-
-
 def positions_from(
     value: Any, column: str, issues: _Issues, source: Callable[[int], Any]
 ) -> Column:
-    """A position column from an ``(N, 3)`` array or a sequence of 3-sequences."""
-    if isinstance(value, pd.Series):
-        value = value.tolist()
-    array: npt.NDArray[Any] | None = value if isinstance(value, np.ndarray) else None
-    if array is None:
-        # Through an object array: numpy would read [True, 1, 2] as integers, hiding the bool.
-        try:
-            objects = np.array(value, dtype=object)
-        except ValueError:  # ragged
-            objects = None
-        if (
-            objects is not None
-            and objects.ndim == 2
-            and objects.shape[1] == 3
-            and pd.api.types.infer_dtype(objects.ravel(), skipna=False) in NUMERIC_INFERRED
-        ):
-            try:
-                array = objects.astype(np.float64)
-            except OverflowError:  # an integer beyond float range: found row by row below
-                array = None
-    if array is not None and array.ndim == 2 and array.shape[1] == 3 and array.dtype.kind in "iuf":
-        points = array.astype(np.float64, copy=False)
-        finite = np.isfinite(points)
-        null: Mask = np.asarray(np.isnan(points).all(axis=1))
-        invalid: Mask = np.asarray(~null & ~finite.all(axis=1))
-    else:
-        points, null, invalid = _position_rows(list(value))
+    """A position column from a Series, an ``(N, 3)`` array or a sequence of 3-sequences."""
+    points, null, invalid = read_positions(value)
     issues.add(invalid, column, "not 3 finite numbers", source)
     return Column(points, null)
 
@@ -635,7 +574,7 @@ def _check_type_names(layout: AnnotationLayout, series: pd.Series, issues: _Issu
     """Rows that name their type (:data:`TYPE_COLUMN`) must name this one."""
     name = layout.schema_type
     wrong = np.fromiter(
-        (not (_is_null_scalar(v) or (isinstance(v, str) and v == name)) for v in series.tolist()),
+        (not (is_null_scalar(v) or (isinstance(v, str) and v == name)) for v in series.tolist()),
         dtype=bool,
         count=len(series),
     )

@@ -1,0 +1,329 @@
+"""Position columns read whole (lists, tuples, numpy arrays, Arrow lists): the same canonical
+points and the same row/field errors as the value-by-value reference reader, in every form."""
+
+from __future__ import annotations
+
+import decimal
+import math
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dafclient.annotations import positions
+from dafclient.annotations.columnar import AnnotationValidationError, validate_frame
+from dafclient.annotations.layout import snapshot_layout
+from dafclient.annotations.positions import Read, position_rows, read_positions
+
+SYNAPSE = snapshot_layout("synapse")
+POINTS = ("pre_pt", "post_pt", "ctr_pt")
+ROWS = 130_000
+"""Two fallback blocks, so an odd row in the second is read as it would be in 1M."""
+BAD_ROW = 123_456
+
+
+def coordinates(n: int, seed: int = 7) -> np.ndarray:
+    return np.random.default_rng(seed).integers(2, 100_000, size=(n, 3))
+
+
+def arrow_series(array: pa.Array | pa.ChunkedArray) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowExtensionArray(array))
+
+
+def forms(xyz: np.ndarray) -> dict[str, pd.Series]:
+    """The same positions in every form a position column comes in."""
+    rows = xyz.tolist()
+    floats = xyz.astype(np.float64)
+    fixed = pa.FixedSizeListArray.from_arrays(pa.array(floats.ravel()), 3)
+    half = len(xyz) // 2
+    return {
+        "lists": pd.Series(rows, dtype=object),
+        "tuples": pd.Series([tuple(r) for r in rows], dtype=object),
+        "int arrays": pd.Series(list(xyz), dtype=object),
+        "float arrays": pd.Series(list(floats), dtype=object),
+        "arrow fixed_size_list<double>": arrow_series(fixed),
+        "arrow fixed_size_list<int64>": arrow_series(
+            pa.FixedSizeListArray.from_arrays(pa.array(xyz.ravel()), 3)
+        ),
+        "arrow list<int64>": arrow_series(pa.array(rows, type=pa.list_(pa.int64()))),
+        "arrow large_list<double>": arrow_series(
+            pa.array(floats.tolist(), type=pa.large_list(pa.float64()))
+        ),
+        "arrow chunked, sliced": arrow_series(
+            pa.chunked_array([fixed.slice(0, half), fixed.slice(half)])
+        ),
+    }
+
+
+def assert_same_read(got: Read, expected: Read) -> None:
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+    np.testing.assert_array_equal(got[2], expected[2])
+
+
+def frame_with(series: pd.Series, column: str, xyz: np.ndarray) -> pd.DataFrame:
+    """A valid synapse frame: ``series`` as ``column``, the other points as x/y/z columns."""
+    data: dict[str, Any] = {column: series}
+    for point in POINTS:
+        if f"{point}_position" != column:
+            for i, axis in enumerate("xyz"):
+                data[f"{point}_position_{axis}"] = xyz[:, i]
+    return pd.DataFrame(data)
+
+
+# -- every form, the same answer -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", list(forms(coordinates(3))))
+def test_every_form_reads_to_the_same_canonical_points(form: str) -> None:
+    xyz = coordinates(20_000)
+    series = forms(xyz)[form]
+    points, null, invalid = read_positions(series)
+    assert points.dtype == np.float64 and points.shape == (20_000, 3)
+    np.testing.assert_array_equal(points, xyz.astype(np.float64))
+    assert not null.any() and not invalid.any()
+    assert points.flags.writeable
+    table = validate_frame(SYNAPSE, frame_with(series, "post_pt_position", xyz))
+    np.testing.assert_array_equal(table.columns["post_pt_position"].values, xyz.astype(float))
+
+
+def test_arrow_nulls_and_null_children_read_as_the_reference_does() -> None:
+    rows: list[Any] = [[1.5, 2, 3], None, [None, None, None], [4, None, 6], [7, 8, 9]]
+    fixed = pa.array(rows, type=pa.list_(pa.float64(), 3))
+    listed = pa.array([*rows, [1, 2]], type=pa.list_(pa.float64()))
+    for array in (fixed, fixed.slice(1), listed, listed.slice(2)):
+        series = arrow_series(array)
+        assert_same_read(read_positions(series), position_rows(series.tolist()))
+    _, null, invalid = read_positions(arrow_series(listed))
+    assert null.tolist() == [False, True, True, False, False, False]
+    assert invalid.tolist() == [False, False, False, True, False, True]
+
+
+def test_arrow_columns_of_other_child_types_fall_back_to_the_reference() -> None:
+    for array in (
+        pa.array([[True, False, True], [True, True]], type=pa.list_(pa.bool_())),
+        pa.array([["1", "2", "3"]], type=pa.list_(pa.string(), 3)),
+        pa.array([[decimal.Decimal(1), 2, 3]]),
+    ):
+        series = arrow_series(array)
+        assert_same_read(read_positions(series), position_rows(series.tolist()))
+
+
+def test_fixed_size_lists_of_another_size_are_invalid_rows() -> None:
+    array = pa.array([[1, 2], None, [3, 4]], type=pa.list_(pa.int64(), 2))
+    points, null, invalid = read_positions(arrow_series(array))
+    assert invalid.tolist() == [True, False, True] and null.tolist() == [False, True, False]
+    assert np.isnan(points).all()
+
+
+# -- every form, the same errors --------------------------------------------------------------
+
+LIST_CORRUPTIONS: dict[str, Any] = {
+    "bool in a list": [5, True, 7],
+    "numpy bool in a list": [5, np.True_, 7],
+    "bool in a tuple": (5.5, 6, False),
+    "NaN": [5, math.nan, 7],
+    "two items": [5, 6],
+    "four items": [5, 6, 7, 8],
+    "string": "abc",
+    "string item": [5, "x", 7],
+    "bytes": b"abc",
+    "decimal": [decimal.Decimal(5), 6, 7],
+    "infinity": [5, -math.inf, 7],
+}
+ARRAY_CORRUPTIONS: dict[str, Any] = {
+    "bool array": np.array([True, False, True]),
+    "bool in an object array": np.array([5, True, 7], dtype=object),
+    "NaN": np.array([5, math.nan, 7]),
+    "two items": np.array([5, 6]),
+    "string array": np.array(["5", "x", "7"]),
+    "2-D array": np.array([[5, 6, 7]]),
+}
+
+
+def expected_failure(values: list[Any], column: str) -> tuple[list[tuple[Any, str, str]], str]:
+    """What validation reports for one bad row (the reference reads it)."""
+    _, _, invalid = position_rows(values[BAD_ROW : BAD_ROW + 1])
+    assert invalid.tolist() == [True]
+    shown = repr(values[BAD_ROW])
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return [(BAD_ROW, column, "not 3 finite numbers")], (
+        f"row {BAD_ROW}: {column}: not 3 finite numbers (got {shown})"
+    )
+
+
+def assert_reported_once(frame: pd.DataFrame, column: str, values: list[Any]) -> None:
+    with pytest.raises(AnnotationValidationError) as info:
+        validate_frame(SYNAPSE, frame)
+    error = info.value
+    reports, message = expected_failure(values, column)
+    assert [(e.label, e.field, e.reason) for e in error.errors] == reports
+    assert [str(e) for e in error.errors] == [message]
+    assert error.bad_rows.tolist() == [BAD_ROW] and error.error_count == 1
+
+
+@pytest.mark.parametrize("rows", ["lists", "tuples"])
+@pytest.mark.parametrize("bad", list(LIST_CORRUPTIONS), ids=str)
+def test_an_odd_value_in_a_sequence_column_is_reported_at_its_row(rows: str, bad: str) -> None:
+    xyz = coordinates(ROWS)
+    values: list[Any] = xyz.tolist() if rows == "lists" else [tuple(r) for r in xyz.tolist()]
+    values[BAD_ROW] = LIST_CORRUPTIONS[bad]
+    frame = frame_with(pd.Series(values, dtype=object), "pre_pt_position", xyz)
+    assert_reported_once(frame, "pre_pt_position", values)
+
+
+@pytest.mark.parametrize("bad", list(ARRAY_CORRUPTIONS), ids=str)
+def test_an_odd_array_in_an_array_column_is_reported_at_its_row(bad: str) -> None:
+    xyz = coordinates(ROWS)
+    values: list[Any] = list(xyz)
+    values[BAD_ROW] = ARRAY_CORRUPTIONS[bad]
+    frame = frame_with(pd.Series(values, dtype=object), "ctr_pt_position", xyz)
+    assert_reported_once(frame, "ctr_pt_position", values)
+
+
+@pytest.mark.parametrize("bad", ["NaN", "two items"])
+@pytest.mark.parametrize("kind", ["fixed_size_list", "list"])
+def test_an_odd_row_in_an_arrow_column_is_reported_at_its_row(bad: str, kind: str) -> None:
+    xyz = coordinates(ROWS)
+    values: list[Any] = xyz.tolist()
+    values[BAD_ROW] = [5, None, 7] if bad == "NaN" else [5, 6]
+    if kind == "fixed_size_list" and bad == "two items":
+        values[BAD_ROW] = [5, 6, None]  # a fixed-size list cannot hold 2 items: a null one
+    array = pa.array(values, type=pa.list_(pa.int64(), 3) if kind != "list" else None)
+    series = arrow_series(array)
+    frame = frame_with(series, "post_pt_position", xyz)
+    assert_reported_once(frame, "post_pt_position", series.tolist())
+
+
+def test_hidden_booleans_are_refused_in_every_row_they_hide_in() -> None:
+    xyz = coordinates(ROWS)
+    values: list[Any] = xyz.tolist()
+    hidden = [0, 65_535, 65_536, BAD_ROW, ROWS - 1]
+    for row in hidden:
+        values[row] = [True, 1, 0]
+    points, null, invalid = read_positions(pd.Series(values, dtype=object))
+    assert np.flatnonzero(invalid).tolist() == hidden
+    assert not null.any() and np.isnan(points[hidden]).all()
+
+
+def test_zeros_ones_and_negative_coordinates_that_are_plain_numbers_are_kept() -> None:
+    values: list[Any] = [[0, 1, -5], [0.0, 1.0, -0.5], (1, 1, 1), [None, None, None], None]
+    values += [[math.nan] * 3, np.array([0, 1, -2]), np.array([0.0, 1.0, math.nan])]
+    for start in (0, 6):
+        series = pd.Series(values[start:] if start else values[:6], dtype=object)
+        assert_same_read(read_positions(series), position_rows(series.tolist()))
+    points, null, invalid = read_positions(pd.Series(values[:6], dtype=object))
+    assert points[:3].tolist() == [[0, 1, -5], [0, 1, -0.5], [1, 1, 1]]
+    assert null.tolist() == [False, False, False, True, True, True] and not invalid.any()
+
+
+def test_numpy_uint64_above_2_63_is_read_as_its_value() -> None:
+    values: list[Any] = [[np.uint64(2**64 - 1), 6, 7.5], [np.uint64(2**63), 0, 1]]
+    points, null, invalid = read_positions(pd.Series(values, dtype=object))
+    assert points.tolist() == [[2.0**64, 6, 7.5], [2.0**63, 0, 1]]
+    assert not null.any() and not invalid.any()
+
+
+def test_input_is_not_modified_or_shared() -> None:
+    xyz = coordinates(10).astype(np.float64)
+    split = xyz.copy()
+    read = read_positions(split)
+    np.testing.assert_array_equal(split, xyz)
+    rows = pd.Series(list(xyz), dtype=object)
+    points, _, _ = read_positions(rows)
+    points[:] = -1
+    assert rows[0].tolist() == xyz[0].tolist() and read[0][0].tolist() == xyz[0].tolist()
+
+
+# -- the fast readers against the reference ---------------------------------------------------
+
+SCALARS = st.one_of(
+    st.integers(-3, 3),
+    st.integers(-(2**65), 2**65),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.sampled_from(
+        [
+            None,
+            pd.NA,
+            pd.NaT,
+            np.True_,
+            np.int64(-2),
+            np.uint64(2**63 + 5),
+            np.uint64(3),
+            np.float32(0.5),
+            decimal.Decimal("NaN"),
+            decimal.Decimal(2),
+            "1.5",
+            "x",
+            b"1",
+        ]
+    ),
+)
+NUMBERS = st.one_of(st.integers(-5, 5), st.floats(-1e6, 1e6), st.none())
+ARRAYS = st.one_of(
+    st.lists(st.integers(-5, 5), min_size=2, max_size=4).map(np.array),
+    st.lists(st.floats(allow_nan=True), min_size=3, max_size=3).map(np.array),
+    st.lists(st.booleans(), min_size=3, max_size=3).map(np.array),
+    st.lists(SCALARS, min_size=3, max_size=3).map(lambda v: np.array(v, dtype=object)),
+    st.just(np.array([2**64 - 1, 3, 4], dtype=np.uint64)),
+)
+ROW_VALUES = st.one_of(
+    st.lists(NUMBERS, min_size=3, max_size=3),
+    st.lists(SCALARS, min_size=2, max_size=4),
+    st.lists(SCALARS, min_size=3, max_size=3).map(tuple),
+    st.sampled_from([None, math.nan, pd.NA, 7, 1.5, "abc", b"abc", {"x": 1}, {1, 2, 3}]),
+    st.sampled_from([decimal.Decimal("NaN"), np.float64("nan")]),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.one_of(ROW_VALUES, ARRAYS), min_size=1, max_size=12)
+    | st.lists(ARRAYS, min_size=1, max_size=12)
+    | st.lists(st.lists(NUMBERS, min_size=3, max_size=3), min_size=1, max_size=12),
+    st.integers(1, 5),
+)
+def test_object_columns_read_as_the_reference_does(values: list[Any], block: int) -> None:
+    series = pd.Series(values, dtype=object)
+    with mock.patch.object(positions, "BLOCK", block):
+        got = read_positions(series)
+    assert_same_read(got, position_rows(values))
+
+
+CHILD_VALUES = {
+    pa.float64(): st.floats(allow_nan=True),
+    pa.float32(): st.floats(allow_nan=True, width=32),
+    pa.int64(): st.integers(-(2**63), 2**63 - 1),
+    pa.uint64(): st.integers(0, 2**64 - 1),
+    pa.int8(): st.integers(-128, 127),
+}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(list(CHILD_VALUES)),
+    st.sampled_from(["list", "large_list", "fixed_size_list"]),
+    st.integers(0, 2),
+    st.data(),
+)
+def test_arrow_columns_read_as_the_reference_does(
+    child: pa.DataType, kind: str, offset: int, data: st.DataObject
+) -> None:
+    sizes = (3, 3) if kind == "fixed_size_list" else (2, 4)
+    item = st.none() | CHILD_VALUES[child]
+    row = st.none() | st.lists(item, min_size=sizes[0], max_size=sizes[1])
+    rows = data.draw(st.lists(row, min_size=1, max_size=12))
+    list_type = {
+        "list": pa.list_(child),
+        "large_list": pa.large_list(child),
+        "fixed_size_list": pa.list_(child, 3),
+    }[kind]
+    array = pa.array(rows, type=list_type).slice(min(offset, len(rows) - 1))
+    series = arrow_series(array)
+    assert_same_read(read_positions(series), position_rows(series.tolist()))
