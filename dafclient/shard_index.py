@@ -53,12 +53,20 @@ class ShardIndex:
         from cloudvolume.datasource.precomputed.sharding import ShardingSpecification
 
         self.key = key
-        self.spec = ShardingSpecification.from_dict(dict(sharding))
+        self.sharding = dict(sharding)
+        self.spec = ShardingSpecification.from_dict(self.sharding)
         self.index_bytes: int = self.spec.index_length()
         self._shards: _Bounded[str, npt.NDArray[np.uint64] | None] = _Bounded(SHARD_INDEX_CACHE)
         self._minishards: _Bounded[tuple[str, int], dict[int, tuple[int, int]]] = _Bounded(
             MINISHARD_INDEX_CACHE
         )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # cloud-volume's specification holds a lambda: rebuilt from the dict after unpickling
+        return {"key": self.key, "sharding": self.sharding}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["key"], state["sharding"])  # type: ignore[misc]
 
     def locate(self, keys: Sequence[int], fetch: RangeFetch) -> list[RangeRequest | None]:
         """The byte range of each key's data, ``None`` where the chunk is not stored."""

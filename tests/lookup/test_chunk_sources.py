@@ -8,6 +8,7 @@ sharded, and read back at every voxel of a sample by both paths.
 from __future__ import annotations
 
 import http.server
+import pickle
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -123,7 +124,8 @@ def test_direct_reads_equal_the_volume(
     volumes: dict[str, str], labels: npt.NDArray[np.uint64], name: str
 ) -> None:
     cv = CloudVolume(volumes[name], progress=False)
-    source = chunk_source(cv, 0)
+    # a source survives pickling (e.g. shipped to a worker process), shard index included
+    source = pickle.loads(pickle.dumps(chunk_source(cv, 0)))
     assert isinstance(source, DirectChunks) and source.name == "direct"
     assert (source.shards is not None) == (name == "sharded")
     stored = {p.suffix for p in Path(volumes[name].removeprefix("file://"), cv.key).iterdir()}
