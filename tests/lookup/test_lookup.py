@@ -238,17 +238,17 @@ def test_each_touched_chunk_is_read_once(
         voxel_resolution=watershed.resolution, chunk_reads=chunk_reads
     )
     source = lookup.chunk_source()
-    reads: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+    reads: list[Any] = []
     if chunk_reads == "auto":
-        # the small dataset's watershed is compressed_segmentation: read directly, in batches
+        # the small dataset's watershed is compressed_segmentation: its files are read directly
         assert isinstance(source, DirectChunks) and source.name == "direct"
-        original_fetch = source.fetch
+        original_get = source.fetcher.get
 
-        def fetch_counting(lo: Any, hi: Any) -> Any:
-            reads.extend(zip(map(tuple, lo.tolist()), map(tuple, hi.tolist()), strict=True))
-            return original_fetch(lo, hi)
+        def get_counting(request: Any) -> Any:
+            reads.append(request)  # one chunk file name each
+            return original_get(request)
 
-        source.fetch = fetch_counting  # type: ignore[method-assign]
+        source.fetcher.get = get_counting  # type: ignore[method-assign]
         source.fallback.read = _refuse  # type: ignore[method-assign]
     else:
         assert isinstance(source, CloudVolumeChunks) and source.name == "cloud-volume"
