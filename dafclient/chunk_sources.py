@@ -11,8 +11,10 @@ of a graphene volume):
 - :class:`CloudVolumeChunks` otherwise (another encoding, several channels, an unknown sharding,
   cloud-volume's local cache): one ``download`` per chunk, as before.
 
-A chunk the direct reader finds missing or cannot decode is read again through cloud-volume, so it
-answers as cloud-volume would (``fill_missing``, background colour) or raises cloud-volume's error.
+A chunk the direct reader finds missing is read again through cloud-volume, so it answers as
+cloud-volume would (``fill_missing``, background colour, or cloud-volume's error). A chunk file that
+is not a chunk of the scale (truncated, foreign) raises :class:`~dafclient.errors.ResponseFormatError`
+naming it: compressed_segmentation's decoder, which cloud-volume uses too, would crash the process.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any, Literal, Protocol, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from dafclient.errors import ConfigurationError, InputError
+from dafclient.errors import ConfigurationError, InputError, ResponseFormatError
 from dafclient.precomputed_chunks import ScaleLayout
 from dafclient.shard_index import RangeRequest, ShardIndex
 
@@ -183,17 +185,32 @@ class DirectChunks:
             then = functools.partial(_decompress, encoding=self.shards.spec.data_encoding)
         files = self.fetcher.stream(requests, self.ahead, then)
         for k, data in enumerate(files):
-            yield k, self._decode(data, lo[k], hi[k])
+            yield k, self._decode(data, requests[k], lo[k], hi[k])
 
     def _decode(
-        self, data: bytes | None, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]
+        self,
+        data: bytes | None,
+        request: str | RangeRequest | None,
+        lo: npt.NDArray[np.int64],
+        hi: npt.NDArray[np.int64],
     ) -> Block:
-        if data:
-            try:
-                return self.layout.decode(data, hi - lo)
-            except (ValueError, TypeError, RuntimeError):
-                pass  # cloud-volume reads it again and decides (or raises its own error)
-        return self.fallback.read(lo, hi)
+        if not data:  # not stored: cloud-volume decides (fill_missing, background, its error)
+            return self.fallback.read(lo, hi)
+        try:
+            return self.layout.decode(data, hi - lo)
+        except ValueError as exc:
+            where = request if isinstance(request, str) else (request or {}).get("path")
+            span = (
+                ""
+                if isinstance(request, str) or request is None
+                else (f" bytes {request['start']}-{request['end']}")
+            )
+            raise ResponseFormatError(
+                f"chunk {lo.tolist()}-{hi.tolist()} is not a {self.layout.encoding} chunk: {exc}",
+                method="GET",
+                url=f"{self.fetcher.files.cloudpath}/{where}{span}",
+                operation="LookupClient.lookup_supervoxels",
+            ) from exc
 
 
 def _read_local(folder: Path, request: str | RangeRequest) -> bytes | None:

@@ -105,7 +105,8 @@ class ScaleLayout:
         return code
 
     def decode(self, data: bytes, shape: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
-        """The ``[X, Y, Z]`` labels of one chunk's (uncompressed) file of ``shape`` voxels."""
+        """The ``[X, Y, Z]`` labels of one chunk's (uncompressed) file of ``shape`` voxels;
+        ``ValueError`` if the bytes are not such a chunk."""
         dims = (int(shape[0]), int(shape[1]), int(shape[2]), 1)
         if self.encoding == "raw":
             flat = np.frombuffer(data, dtype=self.dtype)
@@ -114,10 +115,41 @@ class ScaleLayout:
             return flat.reshape(dims[:3], order="F")
         import compressed_segmentation as cseg
 
-        block: npt.NDArray[Any] = cseg.decompress(
-            bytes(data), dims, self.dtype, self.block_size, order="F"
-        )
+        _check_compressed_segmentation(data, dims[:3], self.block_size, self.dtype.itemsize // 4)
+        try:
+            block: npt.NDArray[Any] = cseg.decompress(
+                bytes(data), dims, self.dtype, self.block_size, order="F"
+            )
+        except cseg.DecodeError as exc:
+            raise ValueError(f"not a compressed_segmentation chunk of {dims[:3]}: {exc}") from exc
         return block[..., 0]
+
+
+ENCODED_BITS = (0, 1, 2, 4, 8, 16, 32)
+
+
+def _check_compressed_segmentation(
+    data: bytes, shape: tuple[int, int, int], block: tuple[int, int, int], entry_words: int
+) -> None:
+    """``ValueError`` unless ``data`` has the structure of a one-channel compressed_segmentation
+    chunk of ``shape``: every block header's bit width valid, its values and the first entry of
+    its table inside the file. (The library's decoder trusts these offsets and can crash the
+    process on a truncated or foreign file; a file cut inside its last table still passes.)"""
+    if len(data) % 4:
+        raise ValueError(f"{len(data)} bytes is not a whole number of 32-bit words")
+    words = np.frombuffer(data, dtype="<u4")
+    blocks = int(np.prod([-(-n // b) for n, b in zip(shape, block, strict=True)]))
+    if len(words) < 1 + 2 * blocks or int(words[0]) != 1:
+        raise ValueError(f"{len(words)} words cannot hold the headers of {blocks} blocks")
+    headers = words[1 : 1 + 2 * blocks].reshape(-1, 2).astype(np.int64)
+    bits = headers[:, 0] >> 24
+    if not np.isin(bits, ENCODED_BITS).all():
+        raise ValueError(f"block headers with bit widths {sorted(set(bits.tolist()))}")
+    value_words = -(-(bits * int(np.prod(block))) // 32)
+    size = len(words) - 1
+    tables = headers[:, 0] & 0xFFFFFF
+    if (tables + entry_words > size).any() or (headers[:, 1] + value_words > size).any():
+        raise ValueError("block tables or values lie outside the file")
 
 
 def _sharding_unsupported(spec: Mapping[str, Any], grid_size: npt.NDArray[np.int64]) -> str | None:

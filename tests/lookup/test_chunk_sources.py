@@ -28,7 +28,7 @@ from dafclient.chunk_sources import (
     chunk_source,
 )
 from dafclient.chunked_reads import VolumeGrid, group_by_chunk, read_labels_batched
-from dafclient.errors import ConfigurationError, InputError
+from dafclient.errors import ConfigurationError, InputError, ResponseFormatError
 from dafclient.precomputed_chunks import ScaleLayout
 from dafserver.dataset.sizes import SizePreset
 from dafserver.dataset.volumes import write_sharded_volume
@@ -244,6 +244,31 @@ def test_missing_chunks_are_answered_as_cloud_volume_would(
     got = _read(chunk_source(filling, 0), filling, voxels)
     np.testing.assert_array_equal(got[:2], 0)
     assert got[2] == labels[local[2, 0], local[2, 1], local[2, 2]] != 0
+
+
+@pytest.mark.parametrize(
+    ("encoding", "content"),
+    [
+        ("compressed_segmentation", b"not a chunk!"),
+        ("compressed_segmentation", None),  # cut in half
+        ("raw", b"not a chunk!"),
+    ],
+)
+def test_a_file_that_is_not_a_chunk_raises_a_typed_error(
+    tmp_path: Path, labels: npt.NDArray[np.uint64], encoding: str, content: bytes | None
+) -> None:
+    cloudpath = _write(tmp_path / "bad", labels, encoding, compress=False)
+    bad = tmp_path / "bad" / "4_4_40" / "30-62_14-46_3-19"
+    whole = bad.read_bytes()
+    bad.write_bytes(whole[: len(whole) // 2] if content is None else content)
+    cv = CloudVolume(cloudpath, progress=False)
+    source = chunk_source(cv, 0)
+    assert isinstance(source, DirectChunks)
+    source.fallback.read = _refuse  # type: ignore[method-assign]
+    voxels = np.array([[100, 50, 20], [31, 15, 4]], dtype=np.int64)
+    with pytest.raises(ResponseFormatError, match=f"not a {encoding} chunk") as info:
+        _read(source, cv, voxels)
+    assert info.value.url.endswith("/4_4_40/30-62_14-46_3-19")
 
 
 def test_morton_codes_equal_cloud_volumes() -> None:
