@@ -125,9 +125,6 @@ class ScaleLayout:
         return block[..., 0]
 
 
-ENCODED_BITS = (0, 1, 2, 4, 8, 16, 32)
-
-
 def _check_compressed_segmentation(
     data: bytes, shape: tuple[int, int, int], block: tuple[int, int, int], entry_words: int
 ) -> None:
@@ -138,17 +135,17 @@ def _check_compressed_segmentation(
     if len(data) % 4:
         raise ValueError(f"{len(data)} bytes is not a whole number of 32-bit words")
     words = np.frombuffer(data, dtype="<u4")
-    blocks = int(np.prod([-(-n // b) for n, b in zip(shape, block, strict=True)]))
-    if len(words) < 1 + 2 * blocks or int(words[0]) != 1:
-        raise ValueError(f"{len(words)} words cannot hold the headers of {blocks} blocks")
-    headers = words[1 : 1 + 2 * blocks].reshape(-1, 2).astype(np.int64)
-    bits = headers[:, 0] >> 24
-    if not np.isin(bits, ENCODED_BITS).all():
+    grid = (-(-shape[0] // block[0])) * (-(-shape[1] // block[1])) * (-(-shape[2] // block[2]))
+    if len(words) < 1 + 2 * grid or int(words[0]) != 1:
+        raise ValueError(f"{len(words)} words cannot hold the headers of {grid} blocks")
+    headers = words[1 : 1 + 2 * grid].astype(np.int64)
+    bits = headers[0::2] >> 24
+    if int(bits.max()) > 32 or (bits & (bits - 1)).any():  # 0 or a power of two up to 32
         raise ValueError(f"block headers with bit widths {sorted(set(bits.tolist()))}")
-    value_words = -(-(bits * int(np.prod(block))) // 32)
     size = len(words) - 1
-    tables = headers[:, 0] & 0xFFFFFF
-    if (tables + entry_words > size).any() or (headers[:, 1] + value_words > size).any():
+    value_words = (bits * (block[0] * block[1] * block[2]) + 31) >> 5
+    tables = headers[0::2] & 0xFFFFFF
+    if int(tables.max()) + entry_words > size or int((headers[1::2] + value_words).max()) > size:
         raise ValueError("block tables or values lie outside the file")
 
 
