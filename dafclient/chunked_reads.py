@@ -1,13 +1,14 @@
 """Read the labels under many points from a chunked volume, one read per touched chunk.
 
 The points are validated and converted to voxels of the volume's mip first (:func:`to_mip_voxels`);
-:func:`read_labels` then groups them by storage chunk, reads each touched chunk once (clipped to the
-volume bounds) and picks the points' voxels out of it with fancy indexing.
+:func:`read_labels_batched` then groups them by storage chunk, hands every touched chunk's box
+(clipped to the volume bounds) to a reader at once, and picks the points' voxels out of each chunk
+with fancy indexing; :func:`read_labels` does the same with a reader of one chunk at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
@@ -20,6 +21,10 @@ from dafclient.ids import IdArray
 OutsidePolicy: TypeAlias = Literal["error", "zero"]
 ChunkReader: TypeAlias = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[Any]]
 """``read(lo, hi)`` -> labels of the voxels ``lo <= v < hi`` as an ``[X, Y, Z]`` array."""
+BlockReader: TypeAlias = Callable[
+    [npt.NDArray[np.int64], npt.NDArray[np.int64]], Iterable[tuple[int, npt.NDArray[Any]]]
+]
+"""``read_blocks(lo, hi)`` -> ``(k, labels of lo[k] <= v < hi[k])`` for every k, in any order."""
 
 
 @dataclass(frozen=True)
@@ -126,10 +131,21 @@ def group_by_chunk(voxels: npt.NDArray[np.int64], grid: VolumeGrid) -> ChunkGrou
     span = chunks.max(axis=0) - low + 1
     local = chunks - low
     keys = (local[:, 0] * span[1] + local[:, 1]) * span[2] + local[:, 2]
-    unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(len(unique) + 1))
-    return ChunkGroups(chunks[first], order, bounds)
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    bounds = np.r_[starts, len(order)].astype(np.intp)
+    return ChunkGroups(chunks[order[starts]], order, bounds)
+
+
+def chunk_boxes(
+    groups: ChunkGroups, grid: VolumeGrid
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """``(lo, hi)``: the voxel box of each grouped chunk, clipped to the volume bounds."""
+    start = grid.chunk_origin + groups.chunks * grid.chunk_size
+    lo = np.maximum(start, grid.lower)
+    hi = np.minimum(start + grid.chunk_size, grid.upper)
+    return lo, hi
 
 
 def read_labels(
@@ -140,23 +156,40 @@ def read_labels(
     groups: ChunkGroups | None = None,
     progress: Callable[[int], Any] | None = None,
 ) -> IdArray:
-    """Labels at ``voxels`` (inside the grid), reading each touched chunk once.
+    """Labels at ``voxels`` (inside the grid), reading each touched chunk once with ``read``.
 
     ``groups`` is :func:`group_by_chunk` of the voxels, if already computed. ``progress(n)`` is
     called after each chunk with the number of chunks done since the last call.
     """
+
+    def one_by_one(
+        lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]
+    ) -> Iterator[tuple[int, npt.NDArray[Any]]]:
+        for k in range(len(lo)):
+            yield k, read(lo[k], hi[k])
+
+    return read_labels_batched(voxels, grid, one_by_one, groups=groups, progress=progress)
+
+
+def read_labels_batched(
+    voxels: npt.NDArray[np.int64],
+    grid: VolumeGrid,
+    read_blocks: BlockReader,
+    *,
+    groups: ChunkGroups | None = None,
+    progress: Callable[[int], Any] | None = None,
+) -> IdArray:
+    """Labels at ``voxels`` (inside the grid); ``read_blocks`` gets every touched chunk's box at
+    once (e.g. to fetch the files concurrently) and yields each chunk's labels once."""
     out = np.zeros(len(voxels), dtype=np.uint64)
     if len(voxels) == 0:
         return out
     if groups is None:
         groups = group_by_chunk(voxels, grid)
-    for k, chunk in enumerate(groups.chunks):
+    lo, hi = chunk_boxes(groups, grid)
+    for k, block in read_blocks(lo, hi):
         rows = groups.order[groups.bounds[k] : groups.bounds[k + 1]]
-        start = grid.chunk_origin + chunk * grid.chunk_size
-        lo = np.maximum(start, grid.lower)
-        hi = np.minimum(start + grid.chunk_size, grid.upper)
-        block = read(lo, hi)
-        local = voxels[rows] - lo
+        local = voxels[rows] - lo[k]
         out[rows] = block[local[:, 0], local[:, 1], local[:, 2]].astype(np.uint64)
         if progress is not None:
             progress(1)

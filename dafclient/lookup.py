@@ -1,8 +1,10 @@
 """LookupClient: supervoxel and root ids under points, for a few thousand to a few million points.
 
-Supervoxels come from the segmentation volume through cloud-volume (for a chunkedgraph source,
-the watershed layer, never agglomerated); the points are grouped by storage chunk and each touched
-chunk is read once. Roots come from the chunkedgraph in batched binary requests.
+Supervoxels come from the segmentation volume (for a chunkedgraph source, the watershed layer,
+never agglomerated); the points are grouped by storage chunk and each touched chunk is read once:
+its file fetched in concurrent batches and decoded directly where the format allows
+(:mod:`dafclient.chunk_sources`), through cloud-volume otherwise. Roots come from the chunkedgraph in
+batched binary requests.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ import numpy.typing as npt
 import pandas as pd
 from tqdm import tqdm
 
+from dafclient.chunk_sources import ChunkReads, ChunkSource, chunk_reads_mode, chunk_source
 from dafclient.chunked_reads import (
     OutsidePolicy,
     VolumeGrid,
     as_points,
     group_by_chunk,
-    read_labels,
+    read_labels_batched,
     resolution_triple,
     to_mip_voxels,
 )
@@ -56,6 +59,10 @@ class LookupClient:
             finite; ``"zero"`` gives those rows id 0.
         progress: show a progress bar over chunk reads; ``None`` shows it only when more than
             100 chunks are read.
+        chunk_reads: ``"auto"`` reads chunk files directly (batched, concurrent, decoded here)
+            where the volume's format allows and through cloud-volume otherwise; ``"direct"``
+            raises :class:`ConfigurationError` where it cannot read directly; ``"cloud-volume"``
+            always downloads through cloud-volume. :meth:`chunk_source` tells which one reads.
     """
 
     def __init__(
@@ -68,6 +75,7 @@ class LookupClient:
         segmentation_source: str | None = None,
         outside: OutsidePolicy = "error",
         progress: bool | None = None,
+        chunk_reads: ChunkReads = "auto",
     ) -> None:
         self._client = client
         self.timestamp = timestamp
@@ -80,7 +88,9 @@ class LookupClient:
         self._source = segmentation_source
         self.outside: OutsidePolicy = _policy(outside)
         self.progress = progress
+        self.chunk_reads: ChunkReads = chunk_reads_mode(chunk_reads)
         self._volumes: dict[int, Any] = {}
+        self._sources: dict[int, ChunkSource] = {}
 
     # -- configuration -------------------------------------------------------------------
     @property
@@ -110,6 +120,14 @@ class LookupClient:
                 cv = make_cloudvolume(self._source, self._client._ctx, mip=m)
             self._volumes[m] = cv
         return self._volumes[m]
+
+    def chunk_source(self, mip: int | None = None) -> ChunkSource:
+        """What reads the chunks at ``mip``: its ``name`` (``"direct"`` or ``"cloud-volume"``)
+        and ``reason`` (made once per mip)."""
+        m = self.segmentation_mip if mip is None else int(mip)
+        if m not in self._sources:
+            self._sources[m] = chunk_source(self.volume(m), m, self.chunk_reads)
+        return self._sources[m]
 
     # -- look-ups ------------------------------------------------------------------------
     def lookup_supervoxels(
@@ -248,25 +266,12 @@ class LookupClient:
         groups = group_by_chunk(inside, grid)
         if show is None:
             show = len(groups) > PROGRESS_MIN_CHUNKS
-        graphene = _is_graphene(cv)
-
-        def read(lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
-            return _read_block(cv, m, lo, hi, graphene)
-
+        source = self.chunk_source(m)
         with tqdm(total=len(groups), disable=not show, desc="chunks", unit="chunk") as bar:
-            out[valid] = read_labels(inside, grid, read, groups=groups, progress=bar.update)
+            out[valid] = read_labels_batched(
+                inside, grid, source.read_blocks, groups=groups, progress=bar.update
+            )
         return out
-
-
-def _read_block(
-    cv: Any, mip: int, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64], graphene: bool
-) -> npt.NDArray[Any]:
-    from cloudvolume import Bbox
-
-    bbox = Bbox(lo.tolist(), hi.tolist())
-    options = {"agglomerate": False} if graphene else {}
-    block: npt.NDArray[Any] = np.asarray(cv.download(bbox, mip=mip, **options))
-    return block[..., 0] if block.ndim == 4 else block
 
 
 def _is_graphene(cv: Any) -> bool:

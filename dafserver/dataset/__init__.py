@@ -5,6 +5,7 @@ from dafserver.dataset.builder import (
     DatasetExistsError,
     build_dataset,
     load_supervoxels,
+    sharded_segmentation,
     synthetic_annotations,
 )
 from dafserver.dataset.manifest import DatasetManifest, EditRecord, load_manifest
@@ -21,5 +22,6 @@ __all__ = [
     "get_preset",
     "load_manifest",
     "load_supervoxels",
+    "sharded_segmentation",
     "synthetic_annotations",
 ]

@@ -12,6 +12,8 @@ and build again.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,13 +34,20 @@ from dafserver.dataset.manifest import MANIFEST_FILE, DatasetManifest, load_mani
 from dafserver.dataset.objects import generate_skeletons, rasterize_neurons
 from dafserver.dataset.sizes import SizePreset, get_preset
 from dafserver.dataset.supervoxels import SupervoxelPartition, partition_supervoxels
-from dafserver.dataset.volumes import mip_pyramid, read_volume, write_volume
+from dafserver.dataset.volumes import (
+    cloudpath,
+    mip_pyramid,
+    read_volume,
+    write_sharded_volume,
+    write_volume,
+)
 from dafserver.db import default_database_url, make_engine
 
 BUILD_TIMESTAMP = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
 """The graph's creation time: 2024-01-01T00:00:00Z."""
 IMAGE_DIR = "em"
 SEGMENTATION_DIR = "seg"
+SHARDED_SEGMENTATION_DIR = "seg_sharded"
 SUPERVOXELS_FILE = "supervoxels.npz"
 _STAGES = {"neurons": 1, "supervoxels": 2, "graph": 3, "em": 4, "history": 5, "annotations": 6}
 
@@ -268,3 +277,26 @@ def synthetic_annotations(data_dir: Path) -> dict[str, pd.DataFrame]:
         manifest.graph,
         stage_rng(manifest.seed, "annotations"),
     )
+
+
+def sharded_segmentation(data_dir: Path) -> str:
+    """``file://`` path of the dataset's sharded segmentation: the same supervoxels, every mip,
+    in ``neuroglancer_uint64_sharded_v1`` shards (see :func:`write_sharded_volume`).
+
+    Written from the segmentation on first use (a build does not write it, so the presets and
+    their build time are unchanged), into a temporary folder renamed into place.
+    """
+    manifest = load_manifest(Path(data_dir))
+    target = manifest.data_dir / SHARDED_SEGMENTATION_DIR
+    if not target.is_dir():
+        source = manifest.data_dir / manifest.segmentation_path
+        levels = [read_volume(source, mip) for mip in range(manifest.n_mips)]
+        staging = Path(
+            tempfile.mkdtemp(prefix=f"{SHARDED_SEGMENTATION_DIR}-", dir=manifest.data_dir)
+        )
+        write_sharded_volume(staging, get_preset(manifest.size), levels)
+        try:
+            staging.rename(target)
+        except OSError:  # written meanwhile by another process
+            shutil.rmtree(staging, ignore_errors=True)
+    return cloudpath(target)

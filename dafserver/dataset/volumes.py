@@ -9,6 +9,10 @@ The segmentation is uint64 ``compressed_segmentation`` (block 8 x 8 x 8) without
 on top (gzip would make it 3.5 times smaller but triple the write time); the image is uint8
 ``raw``, gzipped. At mip 0 the chunk size of both is the graph's atomic chunk, so a segmentation
 chunk file is exactly one graph chunk; higher mips keep the same chunk size in voxels.
+
+:func:`write_sharded_volume` writes the same chunks in ``neuroglancer_uint64_sharded_v1`` shard
+files instead (the layout large datasets use), with shards and minishards of a few chunks so that
+even the small dataset has several of each.
 """
 
 from __future__ import annotations
@@ -108,6 +112,65 @@ def write_volume(
     for mip, data in enumerate(levels):
         writer = CloudVolume(cloudpath(path), mip=mip, progress=False, compress=compress)
         writer[writer.bounds] = data
+    written: dict[str, Any] = volume.info
+    return written
+
+
+SHARD_CHUNKS = 4
+"""Chunks per shard (about) of the sharded variant; minishards hold 2 chunks."""
+
+
+def write_sharded_volume(
+    path: Path, preset: SizePreset, levels: list[npt.NDArray[Any]]
+) -> dict[str, Any]:
+    """Write a sharded uint64 ``compressed_segmentation`` volume, one scale per entry of
+    ``levels`` (mip 0 shards gzip their chunks, higher mips store them raw); returns its info."""
+    from cloudvolume import Bbox
+    from cloudvolume.datasource.precomputed.sharding import compute_shard_params_for_image
+
+    path.mkdir(parents=True, exist_ok=True)
+    info = CloudVolume.create_new_info(
+        num_channels=1,
+        layer_type="segmentation",
+        data_type="uint64",
+        encoding="compressed_segmentation",
+        resolution=_numbers(preset.resolution),
+        voxel_offset=list(preset.voxel_offset),
+        volume_size=list(preset.volume_size),
+        chunk_size=list(preset.chunk_size),
+        compressed_segmentation_block_size=SEGMENTATION_BLOCK,
+    )
+    volume = CloudVolume(cloudpath(path), info=info, progress=False)
+    for mip in range(1, len(levels)):
+        volume.add_scale((2**mip, 2**mip, 1), chunk_size=list(preset.chunk_size))
+    chunk_bytes = int(np.prod(preset.chunk_size)) * 8
+    for mip, data in enumerate(levels):
+        spec = compute_shard_params_for_image(
+            dataset_size=data.shape,
+            chunk_size=preset.chunk_size,
+            encoding="compressed_segmentation",
+            dtype=np.uint64,
+            uncompressed_shard_bytesize=SHARD_CHUNKS * chunk_bytes,
+            max_labels_per_minishard=2,
+            minishard_index_encoding="gzip",
+            data_encoding="gzip" if mip == 0 else "raw",
+        )
+        volume.info["scales"][mip]["sharding"] = {
+            key: value.item() if isinstance(value, np.generic) else value
+            for key, value in spec.to_dict().items()
+        }
+    volume.commit_info()
+    for mip, data in enumerate(levels):
+        writer = CloudVolume(cloudpath(path), mip=mip, progress=False)
+        lower = np.asarray(writer.bounds.minpt, dtype=np.int64)
+        upper = np.asarray(writer.bounds.maxpt, dtype=np.int64)
+        step = np.asarray(writer.image.shard_shape(mip), dtype=np.int64)
+        for corner in np.ndindex(*(-(-(upper - lower) // step)).tolist()):
+            lo = lower + np.asarray(corner, dtype=np.int64) * step
+            hi = np.minimum(lo + step, upper)
+            a, b = lo - lower, hi - lower
+            block = data[a[0] : b[0], a[1] : b[1], a[2] : b[2]]
+            writer[Bbox(lo, hi)] = block[..., np.newaxis]
     written: dict[str, Any] = volume.info
     return written
 

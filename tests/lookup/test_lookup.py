@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from dafclient import FrameworkClient
+from dafclient.chunk_sources import ChunkReads, CloudVolumeChunks, DirectChunks
 from dafclient.errors import InputError
 from dafclient.lookup import LookupClient
 from dafserver.dataset.manifest import DatasetManifest
@@ -224,24 +225,42 @@ def test_bad_dataframe_rows_are_named_by_index(
         lookup.lookup_dataframe("c", df)
 
 
+@pytest.mark.parametrize("chunk_reads", ["auto", "cloud-volume"])
 def test_each_touched_chunk_is_read_once(
     client: FrameworkClient,
     manifest: DatasetManifest,
     watershed: Watershed,
     rng: np.random.Generator,
     capsys: pytest.CaptureFixture[str],
+    chunk_reads: ChunkReads,
 ) -> None:
-    lookup = client.make_lookup_client(voxel_resolution=watershed.resolution)
-    cv = lookup.volume(0)
-    reads: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
-    original = cv.download
+    lookup = client.make_lookup_client(
+        voxel_resolution=watershed.resolution, chunk_reads=chunk_reads
+    )
+    source = lookup.chunk_source()
+    reads: list[Any] = []
+    if chunk_reads == "auto":
+        # the small dataset's watershed is compressed_segmentation: its files are read directly
+        assert isinstance(source, DirectChunks) and source.name == "direct"
+        original_get = source.fetcher.get
 
-    def counting(bbox: Any, *args: Any, **kwargs: Any) -> Any:
-        reads.append((tuple(bbox.minpt.tolist()), tuple(bbox.maxpt.tolist())))
-        assert kwargs.get("agglomerate") is False
-        return original(bbox, *args, **kwargs)
+        def get_counting(request: Any) -> Any:
+            reads.append(request)  # one chunk file name each
+            return original_get(request)
 
-    cv.download = counting
+        source.fetcher.get = get_counting  # type: ignore[method-assign]
+        source.fallback.read = _refuse  # type: ignore[method-assign]
+    else:
+        assert isinstance(source, CloudVolumeChunks) and source.name == "cloud-volume"
+        cv = lookup.volume(0)
+        original = cv.download
+
+        def counting(bbox: Any, *args: Any, **kwargs: Any) -> Any:
+            reads.append((tuple(bbox.minpt.tolist()), tuple(bbox.maxpt.tolist())))
+            assert kwargs.get("agglomerate") is False
+            return original(bbox, *args, **kwargs)
+
+        cv.download = counting
     pts = random_voxels(watershed, rng, 500)
     pts = np.concatenate([pts, pts[::-1]])  # every chunk is touched many times, out of order
     sv = lookup.lookup_supervoxels(pts, progress=False)
@@ -256,6 +275,10 @@ def test_each_touched_chunk_is_read_once(
     lookup.lookup_supervoxels(pts[:3], progress=True)
     assert len(reads) == len({tuple(c) for c in ((pts[:3] - origin) // chunk).tolist()})
     assert "chunks" in capsys.readouterr().err
+
+
+def _refuse(*args: Any) -> Any:
+    raise AssertionError("the direct reader fell back to cloud-volume")
 
 
 def test_flat_segmentation_source(
