@@ -1,0 +1,73 @@
+"""Every ```python block of the documentation runs, in page order, against a local deployment.
+
+Sybil parses the pages: a plain block is executed, a block of ``>>>`` lines is a doctest whose
+printed outputs must match. The blocks of one page share one namespace, which starts with
+``client`` (a FrameworkClient for the ``synthetic`` datastack), ``server_address`` and ``token``,
+the values ``dafclient serve`` prints. A block after ``<!-- skip: next -->`` is shown, not run
+(e.g. code that needs a real remote deployment); shell commands use a ``bash`` fence.
+"""
+
+from __future__ import annotations
+
+import doctest
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sybil import Document, Example, Sybil
+from sybil.evaluators.skip import Skipper
+from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
+
+from dafclient import FrameworkClient
+from dafserver.runner import LocalServer
+from dafserver.seed import DATASTACK
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+PAGES = sorted(DOCS.rglob("*.md"))
+PARSER = Sybil(
+    parsers=[
+        PythonCodeBlockParser(
+            doctest_optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+        ),
+        SkipParser(),
+    ],
+    path=str(DOCS),
+)
+
+
+def _fence_start(document: Document, example: Example) -> int:
+    """Where the fenced block holding ``example`` starts (a doctest block yields one example
+    per ``>>>`` statement)."""
+    return document.text.rfind("```", 0, example.start + 1)
+
+
+def run_page(document: Document) -> tuple[int, int]:
+    """Evaluate the page's examples in order; the numbers of code blocks run and skipped."""
+    ran: set[int] = set()
+    skipped: set[int] = set()
+    for example in document:
+        is_code = not isinstance(example.region.evaluator, Skipper)
+        if is_code and any(isinstance(e, Skipper) for e in document.evaluators):
+            skipped.add(_fence_start(document, example))
+        elif is_code:
+            ran.add(_fence_start(document, example))
+        example.evaluate()
+    return len(ran), len(skipped)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(DOCS)) for p in PAGES])
+def test_page_examples_run(
+    page: Path, page_server: LocalServer, record_property: Callable[[str, object], None]
+) -> None:
+    document = PARSER.parse(page)
+    with FrameworkClient(
+        DATASTACK, server_address=page_server.base_url, auth_token=page_server.admin_token
+    ) as client:
+        document.namespace.update(
+            client=client, server_address=page_server.base_url, token=page_server.admin_token
+        )
+        ran, skipped = run_page(document)
+    record_property("doc_blocks_ran", ran)
+    record_property("doc_blocks_skipped", skipped)
+    has_python = "```python" in page.read_text(encoding="utf-8")
+    assert ran or not has_python, f"{page.name}: no Python block ran"
