@@ -21,7 +21,9 @@ def _annotation(value: Any) -> str | None:
     return value if isinstance(value, str) else inspect.formatannotation(value)
 
 
-def _function(name: str, operation: Any, attribute: griffe.Attribute, is_async: bool) -> griffe.Function:
+def _function(
+    name: str, operation: Any, attribute: griffe.Attribute, is_async: bool
+) -> griffe.Function:
     signature = inspect.signature(operation)
     parameters = griffe.Parameters(
         *(
@@ -29,7 +31,9 @@ def _function(name: str, operation: Any, attribute: griffe.Attribute, is_async: 
                 parameter.name,
                 annotation=_annotation(parameter.annotation),
                 kind=griffe.ParameterKind(parameter.kind.description),
-                default=None if parameter.default is inspect.Parameter.empty else repr(parameter.default),
+                default=None
+                if parameter.default is inspect.Parameter.empty
+                else repr(parameter.default),
             )
             for parameter in signature.parameters.values()
         )

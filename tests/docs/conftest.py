@@ -32,4 +32,3 @@ def page_server(pristine_docs_data: Path, tmp_path: Path) -> Iterator[LocalServe
     shutil.copytree(pristine_docs_data, folder)
     with running_server(folder, size=DOCS_DATASET_SIZE) as server:
         yield server
-

@@ -26,9 +26,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGES = sorted(DOCS.rglob("*.md"))
 PARSER = Sybil(
     parsers=[
-        PythonCodeBlockParser(
-            doctest_optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-        ),
+        PythonCodeBlockParser(doctest_optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE),
         SkipParser(),
     ],
     path=str(DOCS),
