@@ -34,9 +34,10 @@ PARSER = Sybil(
 
 
 def _fence_start(document: Document, example: Example) -> int:
-    """Where the fenced block holding ``example`` starts (a doctest block yields one example
-    per ``>>>`` statement)."""
-    return document.text.rfind("```", 0, example.start + 1)
+    """Where the block holding ``example`` starts: its fence, or the HTML comment of an
+    invisible block (a doctest block yields one example per ``>>>`` statement)."""
+    end = example.start + 1
+    return max(document.text.rfind("```", 0, end), document.text.rfind("<!--", 0, end))
 
 
 def run_page(document: Document) -> tuple[int, int]:
