@@ -1,18 +1,34 @@
-"""A Griffe extension for the API reference: service methods made with ``sync_op(...)`` /
-``async_op(...)`` are class attributes holding descriptors, which static analysis would show as
-undocumented attributes. This shows each as the method users call: the plan's docstring and the
-public signature the descriptor carries (the same one ``help()`` and ``inspect.signature`` give).
+"""Griffe extensions for the API reference.
+
+Service methods made with ``sync_op(...)`` / ``async_op(...)`` are class attributes holding
+descriptors, which static analysis would show as undocumented attributes. ``PublicOperations``
+shows each as the method users call: the plan's docstring and the public signature the
+descriptor carries (the same one ``help()`` and ``inspect.signature`` give). It also renders the
+docstrings' Sphinx roles (``:class:`~dafclient.x.Y```) as code spans (``Y``), since the
+docstrings are written for ``help()`` and IDEs first.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from typing import Any
 
 import griffe
 
 BINDERS = ("sync_op(", "async_op(", "sync_op_then(", "async_op_then(")
+SPHINX_ROLE = re.compile(r":(?:class|meth|func|attr|mod|data|exc|obj):`(~?)([^`]+)`")
+
+
+def plain_roles(text: str) -> str:
+    """``:meth:`get_leaves``` → ``get_leaves``; ``~a.b.C`` keeps only ``C``."""
+
+    def code(match: re.Match[str]) -> str:
+        target = match.group(2)
+        return f"`{target.rsplit('.', 1)[-1] if match.group(1) else target}`"
+
+    return SPHINX_ROLE.sub(code, text)
 
 
 def _annotation(value: Any) -> str | None:
@@ -47,7 +63,9 @@ def _function(
     )
     if operation.__doc__:
         function.docstring = griffe.Docstring(
-            inspect.cleandoc(operation.__doc__), lineno=attribute.lineno, parent=function
+            plain_roles(inspect.cleandoc(operation.__doc__)),
+            lineno=attribute.lineno,
+            parent=function,
         )
     if is_async:
         function.labels.add("async")
@@ -56,6 +74,10 @@ def _function(
 
 class PublicOperations(griffe.Extension):
     """Replace operation attributes of a class by functions with the runtime metadata."""
+
+    def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
+        if obj.docstring is not None:
+            obj.docstring.value = plain_roles(obj.docstring.value)
 
     def on_class_members(self, *, cls: griffe.Class, **kwargs: Any) -> None:
         bound = {
