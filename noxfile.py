@@ -42,6 +42,19 @@ def demo(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site strictly (broken links and missing references fail) into
+    ``site/``; ``nox -s docs -- serve`` serves it with live reload instead. The pages' code
+    examples run in the ``tests`` session (``tests/docs``)."""
+    session.install("-e", ".[docs]")
+    env = {"NO_MKDOCS_2_WARNING": "1"}
+    if session.posargs[:1] == ["serve"]:
+        session.run("mkdocs", "serve", "--strict", *session.posargs[1:], env=env)
+    else:
+        session.run("mkdocs", "build", "--strict", *session.posargs, env=env)
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting of the handwritten code (dafclient/_wire/ is excluded)."""
     session.install("ruff==0.17.6")

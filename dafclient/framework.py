@@ -260,12 +260,15 @@ class FrameworkClient(_FrameworkBase):
         datastack_name: the datastack to work on (``dataset_name`` is accepted too). Without it,
             only the global services (auth, info, schema, state) are usable.
         server_address: the global server; default ``$DAF_SERVER_ADDRESS`` or the public one.
-        auth_token_file, auth_token_key, auth_token: where the token comes from (see
-            :mod:`dafclient.tokens` for the search order when none is given). The positional
-            order is the original client's and CAVEclient's.
+        auth_token_file: a JSON token file to read the token from.
+        auth_token_key: the key of the token in that file (default ``"token"``).
+        auth_token: the token itself. Without any of the three, the token is searched for (see
+            :mod:`dafclient.tokens` for the order). The positional order is the original
+            client's and CAVEclient's.
         global_only: ignore ``datastack_name`` and make a client of the global services only.
         api_versions: per service, ``"latest"`` (negotiated with the server) or a version number.
-        timeouts, retries: transport settings (every request has a timeout).
+        timeouts: connect/read/total timeouts (every request has one).
+        retries: how transient failures are retried.
         allow_insecure_http: permit plain ``http://`` to a non-loopback server.
         transport: an httpx transport to send through (tests, proxies).
         version: pin a materialization version: ``client.materialize`` queries it by default and

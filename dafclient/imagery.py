@@ -63,7 +63,8 @@ class ImageryClient:
         base_resolution: nm per voxel of the bounds: three numbers, or ``"image"`` /
             ``"segmentation"`` for that volume's mip-0 resolution (default ``"image"``).
         timestamp: when to look up roots (default: now, at each call).
-        image_source, segmentation_source: cloud paths to read instead of the datastack's.
+        image_source: a cloud path to read instead of the datastack's imagery.
+        segmentation_source: a cloud path to read instead of the datastack's segmentation.
     """
 
     def __init__(

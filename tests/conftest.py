@@ -29,3 +29,19 @@ def manifest(daf_server: LocalServer) -> DatasetManifest:
     found = daf_server.deployment.manifest
     assert found is not None
     return found
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many documentation code blocks ran (``tests/docs`` records them per page; here,
+    because under xdist only the top-level conftest is loaded by the controller)."""
+    ran = skipped = pages = 0
+    for report in terminalreporter.stats.get("passed", []):
+        properties = dict(getattr(report, "user_properties", ()))
+        if "doc_blocks_ran" in properties:
+            pages += 1
+            ran += properties["doc_blocks_ran"]
+            skipped += properties["doc_blocks_skipped"]
+    if pages:
+        terminalreporter.write_line(
+            f"documentation: {ran} code blocks ran on {pages} pages ({skipped} marked not to run)"
+        )

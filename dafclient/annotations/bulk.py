@@ -92,10 +92,13 @@ class BulkResult:
     target_ids: npt.NDArray[np.int64]
     """Per row: the annotation id it is about (updates, deletes); -1 for posts."""
     state: npt.NDArray[np.int8]
+    """Per row: its :class:`RowState` (done, failed, unknown or pending)."""
     ids: npt.NDArray[np.int64]
     """Per row: the annotation id it landed as; -1 if it has none (yet)."""
     reasons: dict[int, str] = field(default_factory=dict)
+    """Row position → why the service refused it (failed rows)."""
     unknown: list[UnknownBatch] = field(default_factory=list)
+    """The batches whose outcome is unknown, for :meth:`resume` to settle."""
     count_before: int | None = None
     """Posts: the table's row count before the first batch was sent."""
     labels: pd.Index | None = None
