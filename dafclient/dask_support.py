@@ -259,14 +259,19 @@ def partition_frames(
         if number is not None:
             waiting.append((number, cluster.compute(pieces[number])))
 
-    for _ in range(prefetch + 1):
-        submit()
-    while waiting:
-        number, future = waiting.popleft()
-        frame = future.result()
-        future.release()
-        submit()
-        yield number, _as_frame(frame, number)
+    try:
+        for _ in range(prefetch + 1):
+            submit()
+        while waiting:
+            number, future = waiting[0]
+            frame = future.result()
+            waiting.popleft()
+            future.release()
+            submit()
+            yield number, _as_frame(frame, number)
+    finally:  # a failed partition is computed afresh next time: release every future
+        for _, future in waiting:
+            future.release()
 
 
 def _as_frame(value: Any, number: int) -> pd.DataFrame:

@@ -93,6 +93,7 @@ class PartitionedJob:
         self.partitions = [int(p) for p in again if p < read]
         self.partitions += range(read, self.rows.partitions)
         self._new: list[BulkResult] = []
+        self._floor = 0
         self._fresh: set[int] = set()
         """Partitions this job reads for the first time (their rows are in ``_new``)."""
         self.rows.error = None
@@ -150,12 +151,14 @@ class PartitionedJob:
             )
         part.source = table
         part.count_before = self.result.count_before
+        # Ids the partition's batches get are above every id known before it is sent.
+        self._floor = self._known_max()
         return self._make_run(part, self._options)
 
     def finish_partition(self, number: int, run: BulkRun) -> None:
         """Put a partition's outcomes into the job's result."""
         part = run.result
-        floor = self._known_max()
+        floor = self._floor
         assert part.source is not None
         for batch in part.unknown:
             for row, fingerprint in zip(
