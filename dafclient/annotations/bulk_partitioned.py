@@ -180,8 +180,10 @@ class PartitionedJob:
             result.ids = np.concatenate([result.ids, *(p.ids for p in self._new)])
             result.target_ids = np.full(len(result.state), -1, dtype=np.int64)
             labels = [p.labels for p in self._new if p.labels is not None]
-            if result.labels is not None and labels:
-                result.labels = result.labels.append(labels)
+            if result.labels is not None and len(result.labels):
+                labels.insert(0, result.labels)
+            if labels:
+                result.labels = labels[0].append(labels[1:])
             self._new = []
         keep = {int(r) for b in result.unknown for r in b.rows.tolist()}
         self.rows.fingerprints = {r: f for r, f in self.rows.fingerprints.items() if r in keep}
@@ -281,9 +283,7 @@ def new_partitioned_result(
     count_before: int,
 ) -> BulkResult:
     """A job's result before any partition is read (no rows yet)."""
-    result = new_result(
-        "post", table_name, aligned_volume_name, 0, labels=pd.Index([], dtype=object)
-    )
+    result = new_result("post", table_name, aligned_volume_name, 0)
     result.partitioned = rows
     result.count_before = count_before
     return result
