@@ -282,11 +282,6 @@ def _as_frame(value: Any, number: int) -> pd.DataFrame:
     return value
 
 
-def partition_count(data: dd.DataFrame) -> int:
-    """How many partitions ``data`` has (no computation)."""
-    return int(data.npartitions)
-
-
 def string_position_columns(data: dd.DataFrame) -> list[str]:
     """Columns of ``data`` named ``*_position`` whose dtype is a string (see
     :func:`lookup_dask_dataframe`)."""
@@ -306,7 +301,6 @@ __all__ = [
     "PartitionLookup",
     "is_dask_dataframe",
     "lookup_dask_dataframe",
-    "partition_count",
     "partition_frames",
     "require_dask",
     "worker_lookup",
