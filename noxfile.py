@@ -17,7 +17,7 @@ EMANNOTATIONSCHEMAS = "emannotationschemas==5.26.3"
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The test suite (unit, integration against a local dafserver, contract), without slow tests."""
-    session.install("-e", ".[server,codegen,test]")
+    session.install("-e", ".[server,codegen,test,dask]")
     session.run("pytest", "-n", "auto", "-m", "not slow", *COVERAGE, *session.posargs)
 
 
@@ -144,5 +144,5 @@ def compat(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Side-by-side benchmarks against a local dafserver (``-- --size tiny --only init``)."""
     # caveclient pins pandas<3; it runs here only as a comparison system.
-    session.install("-e", ".[server,cloudvolume]", "caveclient>=8,<9", "pandas<3")
+    session.install("-e", ".[server,cloudvolume,dask]", "caveclient>=8,<9", "pandas<3")
     session.run("python", "benchmarks/run.py", *session.posargs)

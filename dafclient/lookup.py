@@ -10,7 +10,7 @@ batched binary requests.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -28,11 +28,14 @@ from dafclient.chunked_reads import (
     to_mip_voxels,
 )
 from dafclient.cloudvolumes import make_cloudvolume
+from dafclient.dask_support import is_dask_dataframe
 from dafclient.errors import ConfigurationError, InputError
 from dafclient.ids import IdArray, IdsLike, as_id_array
 from dafclient.timestamps import TimestampLike
 
 if TYPE_CHECKING:
+    import dask.dataframe as dd
+
     from dafclient.framework import FrameworkClient
 
 PROGRESS_MIN_CHUNKS = 100
@@ -178,6 +181,7 @@ class LookupClient:
             return supervoxels, None
         return self.lookup_root_ids(supervoxels, timestamp), supervoxels
 
+    @overload
     def lookup_dataframe(
         self,
         point_column: str | Sequence[str],
@@ -191,14 +195,54 @@ class LookupClient:
         *,
         outside: OutsidePolicy | None = None,
         progress: bool | None = None,
-    ) -> pd.DataFrame:
+    ) -> pd.DataFrame: ...
+    @overload
+    def lookup_dataframe(
+        self,
+        point_column: str | Sequence[str],
+        data: dd.DataFrame,
+        mip: int | None = None,
+        voxel_resolution: Sequence[float] | npt.ArrayLike | None = None,
+        timestamp: TimestampLike | None = None,
+        position_suffix: str = "_position",
+        supervoxel_suffix: str = "_supervoxel_id",
+        root_id_suffix: str = "_root_id",
+        *,
+        outside: OutsidePolicy | None = None,
+        progress: bool | None = None,
+    ) -> dd.DataFrame: ...
+    def lookup_dataframe(
+        self,
+        point_column: str | Sequence[str],
+        data: pd.DataFrame | dd.DataFrame,
+        mip: int | None = None,
+        voxel_resolution: Sequence[float] | npt.ArrayLike | None = None,
+        timestamp: TimestampLike | None = None,
+        position_suffix: str = "_position",
+        supervoxel_suffix: str = "_supervoxel_id",
+        root_id_suffix: str = "_root_id",
+        *,
+        outside: OutsidePolicy | None = None,
+        progress: bool | None = None,
+    ) -> pd.DataFrame | dd.DataFrame:
         """A copy of ``data`` with ids for each point column.
 
         Each point column ``c`` (cells of x, y, z; or already named ``c{position_suffix}``) is
         renamed ``c{position_suffix}`` and followed by ``c{supervoxel_suffix}`` (omitted for a
         flat segmentation) and ``c{root_id_suffix}``. Other columns are kept in their order.
         All points of all columns are looked up together, so each chunk is read once.
+
+        ``data`` may be a Dask DataFrame (``dafclient[dask]``): the answer is then a Dask
+        DataFrame with the same columns and dtypes, each partition looked up as above on the
+        cluster, every root at one timestamp fixed now (see :mod:`dafclient.dask_support`).
         """
+        if is_dask_dataframe(data):
+            from dafclient.dask_support import lookup_dask_dataframe
+
+            return lookup_dask_dataframe(
+                self, point_column, data, mip, voxel_resolution, timestamp,
+                position_suffix, supervoxel_suffix, root_id_suffix, outside,
+            )  # fmt: skip
         names = [point_column] if isinstance(point_column, str) else list(point_column)
         if not names:
             raise InputError("point_column names no column")

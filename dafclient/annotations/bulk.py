@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -54,6 +54,9 @@ from dafclient.errors import (
     RateLimitedError,
     ResponseFormatError,
 )
+
+if TYPE_CHECKING:
+    from dafclient.annotations.bulk_partitioned import PartitionedRows
 
 Operation = Literal["post", "update", "delete"]
 MAX_BATCH = 10_000
@@ -103,6 +106,8 @@ class BulkResult:
     """Posts: the table's row count before the first batch was sent."""
     labels: pd.Index | None = None
     """The input rows' labels (a DataFrame's index), for reports."""
+    partitioned: PartitionedRows | None = None
+    """Posts of a Dask DataFrame: its partitions, read again by ``resume`` (``source`` is None)."""
 
     def __len__(self) -> int:
         return len(self.state)
@@ -112,14 +117,35 @@ class BulkResult:
         return int(np.count_nonzero(self.state == state))
 
     @property
+    def unread_partitions(self) -> int:
+        """Partitions of a Dask DataFrame not read yet (0 for other inputs)."""
+        return 0 if self.partitioned is None else self.partitioned.unread
+
+    @property
     def complete(self) -> bool:
         """Whether every row landed."""
-        return bool(np.all(self.state == RowState.DONE))
+        return bool(np.all(self.state == RowState.DONE)) and not self.unread_partitions
 
     @property
     def resumable(self) -> bool:
-        """Whether resuming could still change something (pending or unknown rows)."""
-        return bool(np.any((self.state == RowState.PENDING) | (self.state == RowState.UNKNOWN)))
+        """Whether resuming could still change something (pending or unknown rows, or
+        partitions not read)."""
+        waiting = (self.state == RowState.PENDING) | (self.state == RowState.UNKNOWN)
+        return bool(np.any(waiting)) or self.unread_partitions > 0
+
+    def staged_fingerprints(self, rows: npt.NDArray[np.intp]) -> list[Fingerprint]:
+        """What rows ``rows`` look like when read back from the table."""
+        if self.partitioned is not None:
+            return [self.partitioned.fingerprints[row] for row in rows.tolist()]
+        assert self.source is not None
+        return staged_fingerprints(self.source, rows)
+
+    def stored_fingerprint(self, row: Mapping[str, Any]) -> Fingerprint:
+        """The fingerprint of a row read back from the table."""
+        if self.partitioned is not None:
+            return stored_fingerprint(ColumnTable(self.partitioned.layout, 0, {}), row)
+        assert self.source is not None
+        return stored_fingerprint(self.source, row)
 
     def rows(self, state: RowState) -> npt.NDArray[np.intp]:
         """Positions of the rows in ``state``."""
@@ -144,7 +170,12 @@ class BulkResult:
     def summary(self) -> str:
         """``"post to synapses: 9,990 done, 10 failed, 0 unknown, 0 pending"``."""
         parts = ", ".join(f"{self.count(s):,} {s.name.lower()}" for s in RowState if s)
-        return f"{self.operation} to {self.table_name}: {parts}, {self.count(RowState.PENDING):,} pending"
+        text = f"{self.operation} to {self.table_name}: {parts}, {self.count(RowState.PENDING):,} pending"
+        if self.unread_partitions:
+            text += f", {self.unread_partitions:,} partitions not read"
+            if self.partitioned is not None and self.partitioned.error:
+                text += f" ({self.partitioned.error})"
+        return text
 
     def raise_for_incomplete(self) -> None:
         """Raise :class:`BulkIncompleteError` unless every row landed."""
@@ -286,12 +317,11 @@ def pending_batches(
 
 def match_posts(result: BulkResult, found: dict[int, Fingerprint], exhaustive: bool) -> None:
     """Settle unknown post batches from rows read back (id → fingerprint)."""
-    assert result.source is not None
     ordered = sorted(found)
     used: set[int] = set()
     still: list[UnknownBatch] = []
     for batch in result.unknown:
-        wanted = staged_fingerprints(result.source, batch.rows)
+        wanted = result.staged_fingerprints(batch.rows)
         matched: list[int] = []
         position = 0
         for annotation_id in ordered:

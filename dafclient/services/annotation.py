@@ -7,8 +7,9 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+import httpx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -42,17 +43,29 @@ from dafclient._wire.annotation_v2.api.annotation import (
 from dafclient._wire.annotation_v2.models import TableMetadata
 from dafclient.annotations import bulk
 from dafclient.annotations.bulk import BulkResult, RowState
+from dafclient.annotations.bulk_partitioned import (
+    PartitionedJob,
+    PartitionedRows,
+    new_partitioned_result,
+    run_partitioned_async,
+    run_partitioned_blocking,
+)
 from dafclient.annotations.bulk_run import BulkOptions, BulkRun, ids_of, run_async, run_blocking
 from dafclient.annotations.catalog import live_type, snapshot_type
+from dafclient.annotations.columnar import ColumnTable
 from dafclient.annotations.frames import model_record
 from dafclient.annotations.layout import AnnotationLayout
 from dafclient.annotations.stage import AnnotationStage
-from dafclient.annotations.wire import Fingerprint, encode_body, stored_fingerprint
+from dafclient.annotations.wire import Fingerprint, encode_body
+from dafclient.dask_support import is_dask_dataframe
 from dafclient.errors import DafError, InputError, ResponseFormatError
 from dafclient.ids import as_id_array
 from dafclient.resolutions import checked_resolution
 from dafclient.services.schema import SchemaClientBase
 from dafclient.timestamps import TimestampLike, to_epoch_seconds
+
+if TYPE_CHECKING:
+    from dask.dataframe import DataFrame as DaskFrame
 
 M = TypeVar("M")
 
@@ -822,7 +835,7 @@ class AnnotationClientBase(ServiceClient):
     def _start_post(
         self,
         table_name: str,
-        data: BulkData,
+        data: BulkData | DaskFrame,
         *,
         resolution: Sequence[float] | None = None,
         aligned_volume_name: str | None = None,
@@ -830,12 +843,17 @@ class AnnotationClientBase(ServiceClient):
         concurrency: int = 4,
         attempts: int = 3,
         progress: bool | None = None,
-    ) -> Plan[BulkRun]:
+    ) -> Plan[BulkRun | PartitionedJob]:
         """Insert any number of annotations in batches; returns a :class:`BulkResult` that
         maps every row to its new id or to why it did not land. Pass that to :meth:`resume`.
 
         Batches run concurrently, so ids follow the order in which batches arrived, not the
         order of the rows; ``result.ids[i]`` is always row ``i``'s id.
+
+        ``data`` may be a Dask DataFrame (``dafclient[dask]``): its partitions are computed in
+        order, a few ahead, each validated and posted as above, never the whole table in
+        memory; one result covers the job, and :meth:`resume` reads again only the partitions
+        with rows left to send (:mod:`dafclient.annotations.bulk_partitioned`).
 
         Args:
             table_name: the table.
@@ -848,11 +866,67 @@ class AnnotationClientBase(ServiceClient):
             progress: show a progress bar (default: for more than 20,000 rows).
         """
         options = BulkOptions(batch_size, concurrency, attempts, progress)
+        if is_dask_dataframe(data):
+            return (
+                yield from self._start_partitioned_post(
+                    table_name, data, resolution, aligned_volume_name, options
+                )
+            )
         return (
             yield from self._start_rows(
                 "post", table_name, data, resolution, aligned_volume_name, options
             )
         )
+
+    def _start_partitioned_post(
+        self,
+        table_name: str,
+        data: DaskFrame,
+        resolution: Sequence[float] | None,
+        aligned_volume_name: str | None,
+        options: BulkOptions,
+    ) -> Plan[PartitionedJob]:
+        """A bulk post of a Dask DataFrame, partition by partition (see
+        :mod:`dafclient.annotations.bulk_partitioned`)."""
+        from dafclient.dask_support import require_dask, string_position_columns
+
+        require_dask()
+        BulkRun(bulk.new_result("post", table_name, "", 0), _no_plan, options).close()  # checks
+        stringified = string_position_columns(data)
+        if stringified:
+            raise InputError(
+                f"position columns {stringified} are strings in the Dask DataFrame: dask turns "
+                "object columns into strings unless dask.config 'dataframe.convert-string' is "
+                "False; give positions as x/y/z columns or Arrow fixed_size_list columns"
+            )
+        found = yield from self._table_type(table_name, aligned_volume_name)
+        volume = (yield from self._volume(aligned_volume_name))[1]
+        count = yield from self._get_annotation_count(table_name, volume)
+        checked = None if resolution is None else _stage_resolution(resolution)
+        rows = PartitionedRows(
+            data,
+            partitions=int(data.npartitions),
+            layout=found.layout,
+            resolution=None if checked is None else (checked[0], checked[1], checked[2]),
+        )
+        result = new_partitioned_result(table_name, volume, rows, count)
+        return self._partitioned_job(result, options)
+
+    def _partitioned_job(self, result: BulkResult, options: BulkOptions) -> PartitionedJob:
+        rows = result.partitioned
+        assert rows is not None
+
+        def stage(frame: pd.DataFrame) -> Plan[ColumnTable]:
+            staged = yield from self._staged(
+                result.table_name,
+                frame,
+                update=False,
+                resolution=rows.resolution,
+                aligned_volume_name=result.aligned_volume_name,
+            )
+            return staged.table()
+
+        return PartitionedJob(result, stage, self._bulk_run, options)
 
     def _start_update(
         self,
@@ -868,6 +942,8 @@ class AnnotationClientBase(ServiceClient):
     ) -> Plan[BulkRun]:
         """Replace annotations (rows with their ``id``) in batches; see :meth:`bulk_post`.
         ``ids`` of the result hold each row's new id."""
+        if is_dask_dataframe(data):
+            raise InputError("bulk_update takes no Dask DataFrame (bulk_post does)")
         options = BulkOptions(batch_size, concurrency, attempts, progress)
         return (
             yield from self._start_rows(
@@ -935,7 +1011,7 @@ class AnnotationClientBase(ServiceClient):
         concurrency: int = 4,
         attempts: int = 3,
         progress: bool | None = None,
-    ) -> Plan[BulkRun]:
+    ) -> Plan[BulkRun | PartitionedJob]:
         """Finish a bulk write: settle rows whose outcome was unknown by reading the table
         back (never re-sending a row that may have landed), then send what did not land.
         ``retry_failed=True`` also re-sends rows the service refused."""
@@ -944,6 +1020,8 @@ class AnnotationClientBase(ServiceClient):
         if result.unknown:
             yield from self._settle_unknown(result)
         options = BulkOptions(batch_size, concurrency, attempts, progress, retry_failed)
+        if result.partitioned is not None:
+            return self._partitioned_job(result, options)
         return self._bulk_run(result, options)
 
     def _bulk_run(self, result: BulkResult, options: BulkOptions) -> BulkRun:
@@ -986,7 +1064,6 @@ class AnnotationClientBase(ServiceClient):
             read = yield from self._get_annotation(table, bulk.unknown_targets(result), volume)
             bulk.settle_deletes(result, {int(r["id"]): r for r in read})
             return
-        assert result.source is not None
         if result.operation == "update":
             read = yield from self._get_annotation(table, bulk.unknown_targets(result), volume)
             old = {int(r["id"]): r for r in read}
@@ -1000,7 +1077,7 @@ class AnnotationClientBase(ServiceClient):
     def _read_new_rows(self, result: BulkResult) -> Plan[dict[int, Fingerprint]]:
         """Rows above the lowest unknown batch's floor that are not this job's known rows,
         until every row that appeared during the job is accounted for (or the table ends)."""
-        assert result.source is not None and result.count_before is not None
+        assert result.count_before is not None
         table, volume = result.table_name, result.aligned_volume_name
         count_now = yield from self._get_annotation_count(table, volume)
         appeared = count_now - result.count_before - result.count(RowState.DONE)
@@ -1020,9 +1097,25 @@ class AnnotationClientBase(ServiceClient):
             rows = yield from self._get_annotation(table, chunk, volume)
             for row in rows:
                 annotation_id = int(row["id"])
-                found[annotation_id] = stored_fingerprint(result.source, row)
+                found[annotation_id] = result.stored_fingerprint(row)
                 highest = max(highest, annotation_id)
         return found
+
+
+def _no_plan(rows: npt.NDArray[np.intp]) -> Plan[list[int | None]]:
+    raise AssertionError("no batch is sent by an option check")
+
+
+def _finish_blocking(run: BulkRun | PartitionedJob, http: httpx.Client) -> BulkResult:
+    if isinstance(run, PartitionedJob):
+        return run_partitioned_blocking(run, http)
+    return run_blocking(run, http)
+
+
+async def _finish_async(run: BulkRun | PartitionedJob, http: httpx.AsyncClient) -> BulkResult:
+    if isinstance(run, PartitionedJob):
+        return await run_partitioned_async(run, http)
+    return await run_async(run, http)
 
 
 class AnnotationClient(SyncBinding, AnnotationClientBase):
@@ -1053,10 +1146,10 @@ class AnnotationClient(SyncBinding, AnnotationClientBase):
     delete_annotation = sync_op(AnnotationClientBase._delete_annotation)
     stage = sync_op(AnnotationClientBase._stage)
     stage_annotations = sync_op(AnnotationClientBase._stage_annotations)
-    bulk_post = sync_op_then(AnnotationClientBase._start_post, run_blocking)
+    bulk_post = sync_op_then(AnnotationClientBase._start_post, _finish_blocking)
     bulk_update = sync_op_then(AnnotationClientBase._start_update, run_blocking)
     bulk_delete = sync_op_then(AnnotationClientBase._start_delete, run_blocking)
-    resume = sync_op_then(AnnotationClientBase._start_resume, run_blocking)
+    resume = sync_op_then(AnnotationClientBase._start_resume, _finish_blocking)
 
     def upload_staged_annotations(
         self,
@@ -1104,10 +1197,10 @@ class AsyncAnnotationClient(AsyncBinding, AnnotationClientBase):
     delete_annotation = async_op(AnnotationClientBase._delete_annotation)
     stage = async_op(AnnotationClientBase._stage)
     stage_annotations = async_op(AnnotationClientBase._stage_annotations)
-    bulk_post = async_op_then(AnnotationClientBase._start_post, run_async)
+    bulk_post = async_op_then(AnnotationClientBase._start_post, _finish_async)
     bulk_update = async_op_then(AnnotationClientBase._start_update, run_async)
     bulk_delete = async_op_then(AnnotationClientBase._start_delete, run_async)
-    resume = async_op_then(AnnotationClientBase._start_resume, run_async)
+    resume = async_op_then(AnnotationClientBase._start_resume, _finish_async)
 
     async def upload_staged_annotations(
         self,
