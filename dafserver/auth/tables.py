@@ -71,9 +71,7 @@ group_dataset_permissions = Table(
     "auth_group_dataset_permissions",
     AUTH_METADATA,
     Column("group_id", Id, ForeignKey("auth_groups.id", ondelete="CASCADE"), primary_key=True),
-    Column(
-        "dataset_id", Id, ForeignKey("auth_datasets.id", ondelete="CASCADE"), primary_key=True
-    ),
+    Column("dataset_id", Id, ForeignKey("auth_datasets.id", ondelete="CASCADE"), primary_key=True),
     Column("permission", String(50), primary_key=True),
 )
 
@@ -83,8 +81,6 @@ service_tables = Table(
     Column("id", Id, primary_key=True),
     Column("service_name", String(200), nullable=False),
     Column("table_name", String(200), nullable=False),
-    Column(
-        "dataset_id", Id, ForeignKey("auth_datasets.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("dataset_id", Id, ForeignKey("auth_datasets.id", ondelete="CASCADE"), nullable=False),
     UniqueConstraint("service_name", "table_name"),
 )
