@@ -1,6 +1,12 @@
-"""Developer tasks. `nox` runs lint, typecheck, codegen_check, tests; CI adds `nox -s slow`."""
+"""Developer tasks. `nox` runs lint, typecheck, codegen_check, tests; CI adds `nox -s slow`,
+`nox -s tests_postgres` and more (see `.ci/run`)."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
 
 import nox
 
@@ -18,7 +24,60 @@ EMANNOTATIONSCHEMAS = "emannotationschemas==5.26.3"
 def tests(session: nox.Session) -> None:
     """The test suite (unit, integration against a local dafserver, contract), without slow tests."""
     session.install("-e", ".[server,codegen,test]")
-    session.run("pytest", "-n", "auto", "-m", "not slow", *COVERAGE, *session.posargs)
+    session.run(
+        "pytest",
+        "-n",
+        "auto",
+        "-m",
+        "not slow and not postgres",
+        *COVERAGE,
+        *session.posargs,
+        env=SQLITE,
+    )
+
+
+SQLITE = {"DAFSERVER_DATABASE_SERVER": ""}
+"""Deployments use the SQLite file in their data folder (also when the caller's environment
+names a PostgreSQL server)."""
+
+
+POSTGRES_TESTS = (
+    "tests/auth_service",
+    "tests/annotation_service",
+    "tests/segmentation_service",
+    "tests/materialize_service",
+    "tests/l2cache",
+    "tests/facade",
+    "tests/deployment",
+    "tests/multiprocess",
+)
+"""The service integration tests, run again with every deployment on PostgreSQL; the client-side
+folders (retries, faults, validation, fuzzing) do not depend on the database and run once."""
+
+
+@nox.session(python=PYTHON)
+def tests_postgres(session: nox.Session) -> None:
+    """The service integration tests against PostgreSQL, and two uvicorn workers on it.
+
+    Uses the server in ``DAFSERVER_DATABASE_SERVER`` if set, else starts a throwaway one with
+    ``.ci/postgres.sh`` (PostgreSQL installed from the package manager when missing) and stops
+    it afterwards. Every test deployment gets a database of its own on that server.
+    """
+    session.install("-e", ".[server,postgres,test]")
+    args = ("pytest", "-n", "auto", "-m", "not slow", *(session.posargs or POSTGRES_TESTS))
+    server = os.environ.get("DAFSERVER_DATABASE_SERVER")
+    if server:
+        session.run(*args, env={"DAFSERVER_DATABASE_SERVER": server})
+        return
+    script = str(Path(__file__).parent / ".ci" / "postgres.sh")
+    folder = tempfile.mkdtemp(prefix="dafpg-")
+    url = subprocess.run(
+        [script, "start", folder], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    try:
+        session.run(*args, env={"DAFSERVER_DATABASE_SERVER": url})
+    finally:
+        subprocess.run([script, "stop", folder], check=False)
 
 
 COVERAGE = ("--cov=dafclient", "--cov-report=term:skip-covered", "--cov-fail-under=88")
@@ -31,7 +90,7 @@ def slow(session: nox.Session) -> None:
     """The slow variants: heavy fuzzing of every spec, many concurrent client calls, mypy on user
     code written against generated table classes (hence the dev extra, which has mypy)."""
     session.install("-e", ".[dev]")
-    session.run("pytest", "-n", "auto", "-m", "slow", *session.posargs)
+    session.run("pytest", "-n", "auto", "-m", "slow and not postgres", *session.posargs, env=SQLITE)
 
 
 @nox.session(python=PYTHON)
