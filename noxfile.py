@@ -42,6 +42,7 @@ names a PostgreSQL server)."""
 
 
 POSTGRES_TESTS = (
+    "tests/chunkedgraph/test_cg_store.py",
     "tests/auth_service",
     "tests/annotation_service",
     "tests/segmentation_service",
