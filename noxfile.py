@@ -47,13 +47,19 @@ POSTGRES_TESTS = (
     "tests/annotation_service",
     "tests/segmentation_service",
     "tests/materialize_service",
-    "tests/l2cache",
-    "tests/facade",
-    "tests/deployment",
+    "tests/l2cache/test_l2cache_service.py",
+    "--deselect",
+    "tests/l2cache/test_l2cache_service.py::test_a_parallel_fill_equals_the_sequential_one",
+    "tests/facade/test_info_schema_state.py",
+    "tests/facade/test_auth_annotation.py",
+    "tests/facade/test_chunkedgraph.py",
+    "tests/facade/test_edits_and_more.py",
     "tests/multiprocess",
 )
-"""The service integration tests, run again with every deployment on PostgreSQL; the client-side
-folders (retries, faults, validation, fuzzing) do not depend on the database and run once."""
+"""The service integration tests, run again with every deployment on PostgreSQL, and the facade
+tests of the services without a folder of their own (info, schema, state). What does not depend on
+the database runs once, on SQLite: the client-side folders (retries, faults, validation, fuzzing,
+codegen), and the L2 cache's parallel fill (CPU-bound: its answers come from the volume)."""
 
 
 @nox.session(python=PYTHON)
