@@ -71,7 +71,8 @@ def tests_postgres(session: nox.Session) -> None:
     it afterwards. Every test deployment gets a database of its own on that server.
     """
     session.install("-e", ".[server,postgres,test]")
-    args = ("pytest", "-n", "auto", "-m", "not slow", *(session.posargs or POSTGRES_TESTS))
+    selection = session.posargs or POSTGRES_TESTS
+    args = ("pytest", "-n", "auto", "--dist", "loadgroup", "-m", "not slow", *selection)
     server = os.environ.get("DAFSERVER_DATABASE_SERVER")
     if server:
         session.run(*args, env={"DAFSERVER_DATABASE_SERVER": server})

@@ -31,7 +31,8 @@ from dafserver.db import DATABASE_SERVER_ENV, folder_database_url
 from dafserver.deployment import ADMIN_TOKEN_FILE
 from dafserver.seed import ALIGNED_VOLUME
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("two_workers")]
+"""One server for the module: with ``--dist loadgroup`` its tests run on one xdist worker."""
 
 STARTUP_S = 300.0
 WORKER = "x-dafserver-worker"
