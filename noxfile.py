@@ -72,7 +72,7 @@ def tests_postgres(session: nox.Session) -> None:
     """
     session.install("-e", ".[server,postgres,test]")
     selection = session.posargs or POSTGRES_TESTS
-    args = ("pytest", "-n", "auto", "--dist", "loadgroup", "-m", "not slow", *selection)
+    args = ("pytest", "-n", "auto", "-m", "not slow", *selection)
     server = os.environ.get("DAFSERVER_DATABASE_SERVER")
     if server:
         session.run(*args, env={"DAFSERVER_DATABASE_SERVER": server})

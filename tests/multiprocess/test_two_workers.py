@@ -31,8 +31,7 @@ from dafserver.db import DATABASE_SERVER_ENV, folder_database_url
 from dafserver.deployment import ADMIN_TOKEN_FILE
 from dafserver.seed import ALIGNED_VOLUME
 
-pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("two_workers")]
-"""One server for the module: with ``--dist loadgroup`` its tests run on one xdist worker."""
+pytestmark = pytest.mark.postgres
 
 STARTUP_S = 300.0
 WORKER = "x-dafserver-worker"
@@ -152,7 +151,7 @@ def _synapse(i: int) -> dict[str, Any]:
     }
 
 
-def test_annotation_posts_on_both_workers_all_land_with_distinct_ids(workers: Workers) -> None:
+def check_annotation_posts_on_both_workers_all_land_with_distinct_ids(workers: Workers) -> None:
     table = "two_workers_synapses"
     created = workers.send(
         "POST",
@@ -265,7 +264,7 @@ def _roots_on(workers: Workers, pid: str, table: str, ids: list[int]) -> list[in
     return roots
 
 
-def test_edits_on_both_workers_are_serialised_and_seen_by_the_other(workers: Workers) -> None:
+def check_edits_on_both_workers_are_serialised_and_seen_by_the_other(workers: Workers) -> None:
     before = _graph_in_database(workers)
     table = before.table_id
     v1 = f"/segmentation/api/v1/table/{table}"
@@ -322,3 +321,10 @@ def test_edits_on_both_workers_are_serialised_and_seen_by_the_other(workers: Wor
     expected = [int(r) for r in after.get_roots(supervoxels)]
     for pid in workers.pids:
         assert _roots_on(workers, pid, table, supervoxels) == expected
+
+
+def test_two_workers_answer_as_one_process(workers: Workers) -> None:
+    """Both checks against one server (starting one costs a dataset build and two processes; a
+    test per check would start one per xdist worker)."""
+    check_annotation_posts_on_both_workers_all_land_with_distinct_ids(workers)
+    check_edits_on_both_workers_are_serialised_and_seen_by_the_other(workers)
