@@ -1,6 +1,12 @@
-"""Developer tasks. `nox` runs lint, typecheck, codegen_check, tests; CI adds `nox -s slow`."""
+"""Developer tasks. `nox` runs lint, typecheck, codegen_check, tests; CI adds `nox -s slow`,
+`nox -s tests_postgres` and more (see `.ci/run`)."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
 
 import nox
 
@@ -18,7 +24,68 @@ EMANNOTATIONSCHEMAS = "emannotationschemas==5.26.3"
 def tests(session: nox.Session) -> None:
     """The test suite (unit, integration against a local dafserver, contract), without slow tests."""
     session.install("-e", ".[server,codegen,test,dask]")
-    session.run("pytest", "-n", "auto", "-m", "not slow", *COVERAGE, *session.posargs)
+    session.run(
+        "pytest",
+        "-n",
+        "auto",
+        "-m",
+        "not slow and not postgres",
+        *COVERAGE,
+        *session.posargs,
+        env=SQLITE,
+    )
+
+
+SQLITE = {"DAFSERVER_DATABASE_SERVER": ""}
+"""Deployments use the SQLite file in their data folder (also when the caller's environment
+names a PostgreSQL server)."""
+
+
+POSTGRES_TESTS = (
+    "tests/chunkedgraph/test_cg_store.py",
+    "tests/auth_service",
+    "tests/annotation_service",
+    "tests/chunkedgraph_service",
+    "tests/materialize_service",
+    "tests/l2cache/test_l2cache_service.py",
+    "--deselect",
+    "tests/l2cache/test_l2cache_service.py::test_a_parallel_fill_equals_the_sequential_one",
+    "tests/facade/test_info_schema_state.py",
+    "tests/facade/test_auth_annotation.py",
+    "tests/facade/test_chunkedgraph.py",
+    "tests/facade/test_edits_and_more.py",
+    "tests/multiprocess",
+)
+"""The service integration tests, run again with every deployment on PostgreSQL, and the facade
+tests of the services without a folder of their own (info, schema, state). What does not depend on
+the database runs once, on SQLite: the client-side folders (retries, faults, validation, fuzzing,
+codegen), and the L2 cache's parallel fill (CPU-bound: its answers come from the volume)."""
+
+
+@nox.session(python=PYTHON)
+def tests_postgres(session: nox.Session) -> None:
+    """The service integration tests against PostgreSQL, and two uvicorn workers on it.
+
+    Uses the server in ``DAFSERVER_DATABASE_SERVER`` if set, else starts a throwaway one with
+    ``.ci/postgres.sh`` (PostgreSQL installed from the package manager when missing) and stops
+    it afterwards. Every test deployment gets a database of its own on that server.
+    """
+    session.install("-e", ".[server,postgres,test]")
+    selection = session.posargs or POSTGRES_TESTS
+    args = ("pytest", "-n", "auto", "-m", "not slow", *selection)
+    server = os.environ.get("DAFSERVER_DATABASE_SERVER")
+    if server:
+        session.run(*args, env={"DAFSERVER_DATABASE_SERVER": server})
+        return
+    script = str(Path(__file__).parent / ".ci" / "postgres.sh")
+    folder = tempfile.mkdtemp(prefix="dafpg-")
+    url = subprocess.run(
+        [script, "start", folder], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    try:
+        session.run(*args, env={"DAFSERVER_DATABASE_SERVER": url})
+    finally:
+        subprocess.run([script, "stop", folder], check=False)
 
 
 COVERAGE = ("--cov=dafclient", "--cov-report=term:skip-covered", "--cov-fail-under=88")
@@ -31,7 +98,7 @@ def slow(session: nox.Session) -> None:
     """The slow variants: heavy fuzzing of every spec, many concurrent client calls, mypy on user
     code written against generated table classes (hence the dev extra, which has mypy)."""
     session.install("-e", ".[dev]")
-    session.run("pytest", "-n", "auto", "-m", "slow", *session.posargs)
+    session.run("pytest", "-n", "auto", "-m", "slow and not postgres", *session.posargs, env=SQLITE)
 
 
 @nox.session(python=PYTHON)

@@ -51,8 +51,16 @@ def serve(
     ] = "small",
     seed: Annotated[int, typer.Option(help="Seed of the synthetic dataset.")] = 0,
     database_url: Annotated[
-        str | None, typer.Option(help="SQLAlchemy URL (default: a SQLite file in the data folder).")
+        str | None,
+        typer.Option(
+            help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (the postgres extra) "
+            "(default: a SQLite file in the data folder)."
+        ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Worker processes (more than one needs a PostgreSQL database)."),
+    ] = 1,
     write_token: Annotated[
         bool,
         typer.Option(
@@ -107,6 +115,8 @@ def serve(
     if query_limit is not None:
         # Read by every process serving the deployment (production's QUERY_LIMIT_SIZE setting).
         os.environ["DAFSERVER_QUERY_LIMIT"] = str(query_limit)
+    if workers > 1 and fault_config is not None:
+        raise typer.BadParameter("faults are injected by one process: use --workers 1")
     deployment = Deployment.open(data, database_url=database_url, size=size, seed=seed)
     typer.echo(f"dafserver: data in {deployment.data_dir}")
     typer.echo(f"dafserver: admin token {deployment.admin_token}")
@@ -121,7 +131,17 @@ def serve(
         )
         typer.echo(f"dafserver: token saved to {path}")
     typer.echo(f"dafserver: listening on http://{host}:{port}")
+    resolved_url = deployment.engine.url.render_as_string(hide_password=False)
     deployment.close()
+    if workers > 1:
+        from dafserver.workers import WorkerSettings, serve_workers
+
+        settings = WorkerSettings(str(deployment.data_dir), resolved_url, size, seed)
+        try:
+            serve_workers(settings, host=host, port=port, workers=workers)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        return
     if fault_config is not None:
         typer.echo(f"dafserver: injecting faults {fault_config}")
     serve_forever(

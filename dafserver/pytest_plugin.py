@@ -4,7 +4,9 @@
 built once per test session in a temporary folder. ``daf_client`` / ``daf_async_client``: a
 FrameworkClient / AsyncFrameworkClient for its datastack, authenticated as the admin.
 
-Set ``DAFSERVER_DATA`` to reuse a data folder across sessions (the first run builds it).
+Set ``DAFSERVER_DATA`` to reuse a data folder across sessions (the first run builds it), and
+``DAFSERVER_DATABASE_SERVER`` to a PostgreSQL URL (``postgresql+psycopg://user@host/postgres``) to
+keep the deployment's data in a database of its own on that server instead of a SQLite file.
 """
 
 from __future__ import annotations

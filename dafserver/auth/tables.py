@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -17,23 +18,27 @@ from sqlalchemy import (
 
 AUTH_METADATA = MetaData()
 
+Id = BigInteger().with_variant(Integer, "sqlite")
+"""Ids are 64-bit (the routes accept any id up to 2**63 - 1); SQLite's INTEGER is 64-bit and
+keeps its rowid primary keys."""
+
 users = Table(
     "auth_users",
     AUTH_METADATA,
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("name", String(200), nullable=False),
     Column("email", String(200), nullable=False, unique=True),
     Column("admin", Boolean, nullable=False, default=False),
     Column("pi", String(200), nullable=False, default=""),
-    Column("parent_id", Integer, ForeignKey("auth_users.id"), nullable=True),
+    Column("parent_id", Id, ForeignKey("auth_users.id"), nullable=True),
     Column("created", Float, nullable=False),
 )
 
 api_keys = Table(
     "auth_api_keys",
     AUTH_METADATA,
-    Column("id", Integer, primary_key=True),
-    Column("user_id", Integer, ForeignKey("auth_users.id", ondelete="CASCADE"), nullable=False),
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("auth_users.id", ondelete="CASCADE"), nullable=False),
     Column("key", String(64), nullable=False, unique=True),
     Column("description", Text, nullable=True),
     Column("created", Float, nullable=False),
@@ -44,42 +49,38 @@ api_keys = Table(
 groups = Table(
     "auth_groups",
     AUTH_METADATA,
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
 )
 
 user_groups = Table(
     "auth_user_groups",
     AUTH_METADATA,
-    Column("user_id", Integer, ForeignKey("auth_users.id", ondelete="CASCADE"), primary_key=True),
-    Column("group_id", Integer, ForeignKey("auth_groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Id, ForeignKey("auth_users.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", Id, ForeignKey("auth_groups.id", ondelete="CASCADE"), primary_key=True),
 )
 
 datasets = Table(
     "auth_datasets",
     AUTH_METADATA,
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
 )
 
 group_dataset_permissions = Table(
     "auth_group_dataset_permissions",
     AUTH_METADATA,
-    Column("group_id", Integer, ForeignKey("auth_groups.id", ondelete="CASCADE"), primary_key=True),
-    Column(
-        "dataset_id", Integer, ForeignKey("auth_datasets.id", ondelete="CASCADE"), primary_key=True
-    ),
+    Column("group_id", Id, ForeignKey("auth_groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("dataset_id", Id, ForeignKey("auth_datasets.id", ondelete="CASCADE"), primary_key=True),
     Column("permission", String(50), primary_key=True),
 )
 
 service_tables = Table(
     "auth_service_tables",
     AUTH_METADATA,
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("service_name", String(200), nullable=False),
     Column("table_name", String(200), nullable=False),
-    Column(
-        "dataset_id", Integer, ForeignKey("auth_datasets.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("dataset_id", Id, ForeignKey("auth_datasets.id", ondelete="CASCADE"), nullable=False),
     UniqueConstraint("service_name", "table_name"),
 )

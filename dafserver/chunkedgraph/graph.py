@@ -8,13 +8,15 @@ does); bounds are voxel boxes ``[[x0, y0, z0], [x1, y1, z1]]``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+from sqlalchemy import Connection
 
 from dafserver.chunkedgraph import covering, edits, history, pathing, subgraph
 from dafserver.chunkedgraph.arrays import lookup, unique
@@ -84,6 +86,8 @@ class ChunkedGraph:
         self.store = store
         self.edit_listeners: list[Callable[[ChunkedGraph, EditResult], None]] = []
         """Called after every edit that changed the graph (PyChunkedGraph's edit messages)."""
+        self._transaction: Connection | None = None
+        self._committed_edits: list[EditResult] | None = None
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
@@ -205,7 +209,72 @@ class ChunkedGraph:
     @property
     def max_operation_id(self) -> int:
         """Highest operation id so far (0 before the first edit)."""
-        return max(self.state.operations, default=0)
+        # Operations are added in id order, so the last key is the highest.
+        return next(reversed(self.state.operations), 0)
+
+    # -- several processes, one store -------------------------------------------------------
+    def is_behind_store(self) -> bool:
+        """Whether the store holds operations this graph has not applied (another process's)."""
+        if self.store is None:
+            return False
+        return self.store.max_operation_id(self.table_id) > self.max_operation_id
+
+    def catch_up(self) -> int:
+        """Apply the operations the store holds beyond this graph's; returns how many.
+
+        The caller keeps other threads of this process away from the graph meanwhile.
+        """
+        if self.store is None:
+            return 0
+        conn = self._transaction
+        writes = self.store.load_operations(self.table_id, self.max_operation_id, conn)
+        if not writes:
+            return 0
+        state = self.state
+        appended = self.store.load_edges(self.table_id, state.edges.n_edges, conn)
+        if appended.edge_index.size:
+            u, _ = state.edges.sv_index(appended.sv_a)
+            v, _ = state.edges.sv_index(appended.sv_b)
+            for a, b, affinity in zip(
+                u.tolist(), v.tolist(), appended.affinities.tolist(), strict=True
+            ):
+                state.edges.add_edge(a, b, affinity, 0)
+        for write in writes:
+            _apply_write(state, write)
+        return len(writes)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Edit in the block as the only editor of this graph in any process sharing its store.
+
+        Holds the store's edit lock (:meth:`GraphStore.exclusive`), first applies what other
+        processes committed, and writes the block's edits in the lock's transaction; the edit
+        listeners run once it has committed. If the transaction fails after an edit changed the
+        graph in memory, the graph is loaded again from the store. The caller keeps other
+        threads of this process away from the graph meanwhile.
+        """
+        if self.store is None:
+            yield
+            return
+        committed: list[EditResult] = []
+        try:
+            with self.store.exclusive(self.table_id) as conn:
+                self._transaction, self._committed_edits = conn, committed
+                try:
+                    self.catch_up()
+                    yield
+                finally:
+                    self._transaction, self._committed_edits = None, None
+        except BaseException:
+            if committed:
+                self.state = ChunkedGraph.load(self.store, self.table_id).state
+            raise
+        for result in committed:
+            self._notify(result)
+
+    def _notify(self, result: EditResult) -> None:
+        for listener in self.edit_listeners:
+            listener(self, result)
 
     # -- roots and hierarchy ----------------------------------------------------------------
     def _stop_layer(self, stop_layer: int | None) -> int:
@@ -491,15 +560,17 @@ class ChunkedGraph:
             new_edges=new_edges,
         )
         if self.store is not None:
-            self.store.save_operation(self.table_id, write)
+            self.store.save_operation(self.table_id, write, self._transaction)
         for a, b in plan.new_pairs.tolist():
             state.edges.add_edge(a, b, plan.new_affinity, 0)
         _apply_write(state, write)
         result = EditResult(
             operation_id, delta.new_root_ids, delta.old_root_ids, delta.new_lvl2_ids
         )
-        for listener in self.edit_listeners:
-            listener(self, result)
+        if self._committed_edits is not None:
+            self._committed_edits.append(result)  # listeners run after the commit
+        else:
+            self._notify(result)
         return result
 
     def merge(

@@ -1,5 +1,11 @@
 """SQLAlchemy 2 Core persistence of graphs: the build, then one transaction per edit.
 
+The store is the source of truth when several processes serve one graph: an edit runs inside
+:meth:`GraphStore.exclusive` (on a database server, a row lock on the graph's ``cg_graphs`` row
+that other processes' edits wait for), reads the operations other processes appended since
+(:meth:`GraphStore.load_operations` with ``after``, :meth:`GraphStore.load_edges`) and appends its
+own in the same transaction.
+
 Tables live in their own ``CHUNKEDGRAPH_METADATA`` and every row carries its ``table_id`` so
 several graphs share one database. Only portable column types are used; node ids are stored
 as signed 64-bit integers (every id is below 2**63). Large tables are written with
@@ -10,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +29,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -88,6 +96,7 @@ edit_nodes_table = Table(
     Column("node_id", BigInteger, primary_key=True, autoincrement=False),
     Column("operation_id", BigInteger, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
+    Index("ix_cg_edit_nodes_operation", "table_id", "operation_id"),
 )
 edit_children_table = Table(
     "cg_edit_children",
@@ -214,6 +223,29 @@ class GraphStore:
             for table in _PER_GRAPH:
                 conn.execute(delete(table).where(table.c.table_id == table_id))
 
+    # -- the edit lock ----------------------------------------------------------------------
+    @contextmanager
+    def exclusive(self, table_id: str) -> Iterator[Connection | None]:
+        """Hold the edit lock of one graph for the block; yields the transaction to write in.
+
+        On a database server the lock is ``SELECT … FOR UPDATE`` of the graph's row: edits of
+        other processes wait until this transaction ends, and every read in it sees what they
+        committed before. SQLite is served by one process, whose own lock suffices: yields None
+        (each write opens its own transaction).
+        """
+        if self.engine.dialect.name == "sqlite":
+            yield None
+            return
+        with self.engine.begin() as conn:
+            locked = conn.execute(
+                select(graphs_table.c.table_id)
+                .where(graphs_table.c.table_id == table_id)
+                .with_for_update()
+            ).first()
+            if locked is None:
+                raise KeyError(f"graph {table_id!r} is not in the store")
+            yield conn
+
     # -- writing ----------------------------------------------------------------------------
     def save_build(self, data: BuildData, overwrite: bool = False) -> None:
         """Write a freshly built graph (replacing an existing one only if ``overwrite``)."""
@@ -259,8 +291,17 @@ class GraphStore:
                 },
             )
 
-    def save_operation(self, table_id: str, write: OperationWrite) -> None:
-        """Write one operation in a single transaction."""
+    def save_operation(
+        self, table_id: str, write: OperationWrite, conn: Connection | None = None
+    ) -> None:
+        """Write one operation in a single transaction (``conn``'s, else its own)."""
+        if conn is None:
+            with self.engine.begin() as own:
+                self._save_operation(own, table_id, write)
+        else:
+            self._save_operation(conn, table_id, write)
+
+    def _save_operation(self, conn: Connection, table_id: str, write: OperationWrite) -> None:
         record = write.record
         op = record.operation_id
         children_rows: dict[str, list[Any]] = {
@@ -278,64 +319,63 @@ class GraphStore:
         n_versions = len(write.version_nodes)
         n_changes = len(write.edge_changes)
         n_edges = len(write.new_edges.edge_index)
-        with self.engine.begin() as conn:
-            conn.execute(
-                operations_table.insert(),
-                [
-                    {
-                        "table_id": table_id,
-                        "operation_id": op,
-                        "kind": record.kind.value,
-                        "timestamp_ms": record.timestamp_ms,
-                        "user_id": record.user_id,
-                        "payload": json.dumps(record.payload()),
-                    }
-                ],
-            )
-            self._insert(
-                conn,
-                edges_table,
+        conn.execute(
+            operations_table.insert(),
+            [
                 {
-                    "table_id": [table_id] * n_edges,
-                    "edge_index": _signed(write.new_edges.edge_index),
-                    "sv_a": _signed(write.new_edges.sv_a),
-                    "sv_b": _signed(write.new_edges.sv_b),
-                    "affinity": write.new_edges.affinities.astype(np.float64).tolist(),
-                    "area": [0] * n_edges,
-                    "active": [False] * n_edges,
-                },
-            )
-            self._insert(
-                conn,
-                edit_nodes_table,
-                {
-                    "table_id": [table_id] * n_new,
-                    "node_id": _signed(write.new_node_ids),
-                    "operation_id": [op] * n_new,
-                    "created_ms": [record.timestamp_ms] * n_new,
-                },
-            )
-            self._insert(conn, edit_children_table, children_rows)
-            self._insert(
-                conn,
-                parent_versions_table,
-                {
-                    "table_id": [table_id] * n_versions,
-                    "operation_id": [op] * n_versions,
-                    "node_id": _signed(write.version_nodes),
-                    "parent_id": _signed(write.version_parents),
-                },
-            )
-            self._insert(
-                conn,
-                edge_changes_table,
-                {
-                    "table_id": [table_id] * n_changes,
-                    "operation_id": [op] * n_changes,
-                    "edge_index": _signed(write.edge_changes),
-                    "active": write.edge_values.astype(bool).tolist(),
-                },
-            )
+                    "table_id": table_id,
+                    "operation_id": op,
+                    "kind": record.kind.value,
+                    "timestamp_ms": record.timestamp_ms,
+                    "user_id": record.user_id,
+                    "payload": json.dumps(record.payload()),
+                }
+            ],
+        )
+        self._insert(
+            conn,
+            edges_table,
+            {
+                "table_id": [table_id] * n_edges,
+                "edge_index": _signed(write.new_edges.edge_index),
+                "sv_a": _signed(write.new_edges.sv_a),
+                "sv_b": _signed(write.new_edges.sv_b),
+                "affinity": write.new_edges.affinities.astype(np.float64).tolist(),
+                "area": [0] * n_edges,
+                "active": [False] * n_edges,
+            },
+        )
+        self._insert(
+            conn,
+            edit_nodes_table,
+            {
+                "table_id": [table_id] * n_new,
+                "node_id": _signed(write.new_node_ids),
+                "operation_id": [op] * n_new,
+                "created_ms": [record.timestamp_ms] * n_new,
+            },
+        )
+        self._insert(conn, edit_children_table, children_rows)
+        self._insert(
+            conn,
+            parent_versions_table,
+            {
+                "table_id": [table_id] * n_versions,
+                "operation_id": [op] * n_versions,
+                "node_id": _signed(write.version_nodes),
+                "parent_id": _signed(write.version_parents),
+            },
+        )
+        self._insert(
+            conn,
+            edge_changes_table,
+            {
+                "table_id": [table_id] * n_changes,
+                "operation_id": [op] * n_changes,
+                "edge_index": _signed(write.edge_changes),
+                "active": write.edge_values.astype(bool).tolist(),
+            },
+        )
 
     # -- reading ----------------------------------------------------------------------------
     def load_build(self, table_id: str) -> BuildData:
@@ -389,59 +429,91 @@ class GraphStore:
             n_base_edges=int(row.n_base_edges),
         )
 
-    def load_operations(self, table_id: str) -> list[OperationWrite]:
-        """Every operation of one graph, in operation id order."""
-        with self.engine.connect() as conn:
-            records = [
-                OperationRecord.from_payload(
-                    int(r.operation_id),
-                    r.kind,
-                    int(r.timestamp_ms),
-                    r.user_id,
-                    json.loads(r.payload),
-                )
-                for r in conn.execute(
-                    select(operations_table)
-                    .where(operations_table.c.table_id == table_id)
-                    .order_by(operations_table.c.operation_id)
-                )
-            ]
-            nodes = _grouped(
-                conn.execute(
-                    select(edit_nodes_table.c.operation_id, edit_nodes_table.c.node_id)
-                    .where(edit_nodes_table.c.table_id == table_id)
-                    .order_by(edit_nodes_table.c.operation_id, edit_nodes_table.c.node_id)
-                )
+    def load_operations(
+        self, table_id: str, after: int = 0, conn: Connection | None = None
+    ) -> list[OperationWrite]:
+        """The operations of one graph with an id above ``after``, in operation id order.
+
+        Their appended edges are not part of the result (``new_edges`` is empty): a full load
+        reads them with the build, a catch-up with :meth:`load_edges`.
+        """
+        if conn is None:
+            with self.engine.connect() as own:
+                return self._load_operations(own, table_id, after)
+        return self._load_operations(conn, table_id, after)
+
+    def _load_operations(self, conn: Connection, table_id: str, after: int) -> list[OperationWrite]:
+        records = [
+            OperationRecord.from_payload(
+                int(r.operation_id),
+                r.kind,
+                int(r.timestamp_ms),
+                r.user_id,
+                json.loads(r.payload),
             )
-            children: dict[int, list[int]] = {}
-            for parent, child in conn.execute(
-                select(edit_children_table.c.parent_id, edit_children_table.c.child_id)
-                .where(edit_children_table.c.table_id == table_id)
-                .order_by(edit_children_table.c.parent_id, edit_children_table.c.position)
-            ):
-                children.setdefault(int(parent), []).append(int(child))
-            versions = _grouped_pairs(
-                conn.execute(
-                    select(
-                        parent_versions_table.c.operation_id,
-                        parent_versions_table.c.node_id,
-                        parent_versions_table.c.parent_id,
-                    )
-                    .where(parent_versions_table.c.table_id == table_id)
-                    .order_by(parent_versions_table.c.operation_id, parent_versions_table.c.node_id)
+            for r in conn.execute(
+                select(operations_table)
+                .where(
+                    (operations_table.c.table_id == table_id)
+                    & (operations_table.c.operation_id > after)
                 )
+                .order_by(operations_table.c.operation_id)
             )
-            changes = _grouped_pairs(
-                conn.execute(
-                    select(
-                        edge_changes_table.c.operation_id,
-                        edge_changes_table.c.edge_index,
-                        edge_changes_table.c.active,
-                    )
-                    .where(edge_changes_table.c.table_id == table_id)
-                    .order_by(edge_changes_table.c.operation_id, edge_changes_table.c.edge_index)
+        ]
+        if not records:
+            return []
+        nodes = _grouped(
+            conn.execute(
+                select(edit_nodes_table.c.operation_id, edit_nodes_table.c.node_id)
+                .where(
+                    (edit_nodes_table.c.table_id == table_id)
+                    & (edit_nodes_table.c.operation_id > after)
                 )
+                .order_by(edit_nodes_table.c.operation_id, edit_nodes_table.c.node_id)
             )
+        )
+        children_of_new = select(edit_children_table.c.parent_id, edit_children_table.c.child_id)
+        if after > 0:
+            children_of_new = children_of_new.join(
+                edit_nodes_table,
+                (edit_nodes_table.c.table_id == edit_children_table.c.table_id)
+                & (edit_nodes_table.c.node_id == edit_children_table.c.parent_id),
+            ).where(edit_nodes_table.c.operation_id > after)
+        children: dict[int, list[int]] = {}
+        for parent, child in conn.execute(
+            children_of_new.where(edit_children_table.c.table_id == table_id).order_by(
+                edit_children_table.c.parent_id, edit_children_table.c.position
+            )
+        ):
+            children.setdefault(int(parent), []).append(int(child))
+        versions = _grouped_pairs(
+            conn.execute(
+                select(
+                    parent_versions_table.c.operation_id,
+                    parent_versions_table.c.node_id,
+                    parent_versions_table.c.parent_id,
+                )
+                .where(
+                    (parent_versions_table.c.table_id == table_id)
+                    & (parent_versions_table.c.operation_id > after)
+                )
+                .order_by(parent_versions_table.c.operation_id, parent_versions_table.c.node_id)
+            )
+        )
+        changes = _grouped_pairs(
+            conn.execute(
+                select(
+                    edge_changes_table.c.operation_id,
+                    edge_changes_table.c.edge_index,
+                    edge_changes_table.c.active,
+                )
+                .where(
+                    (edge_changes_table.c.table_id == table_id)
+                    & (edge_changes_table.c.operation_id > after)
+                )
+                .order_by(edge_changes_table.c.operation_id, edge_changes_table.c.edge_index)
+            )
+        )
         writes: list[OperationWrite] = []
         empty_edges = NewEdges(
             np.zeros(0, np.int64),
@@ -470,6 +542,26 @@ class GraphStore:
                 )
             )
         return writes
+
+    def load_edges(self, table_id: str, start: int, conn: Connection | None = None) -> NewEdges:
+        """The edges with an index from ``start`` on (those appended by merges), in index order."""
+        query = (
+            select(edges_table.c.edge_index, edges_table.c.sv_a, edges_table.c.sv_b)
+            .add_columns(edges_table.c.affinity)
+            .where((edges_table.c.table_id == table_id) & (edges_table.c.edge_index >= start))
+            .order_by(edges_table.c.edge_index)
+        )
+        if conn is None:
+            with self.engine.connect() as own:
+                found = own.execute(query).all()
+        else:
+            found = conn.execute(query).all()
+        return NewEdges(
+            edge_index=np.asarray([r[0] for r in found], dtype=np.int64),
+            sv_a=np.asarray([r[1] for r in found], dtype=np.int64).astype(np.uint64),
+            sv_b=np.asarray([r[2] for r in found], dtype=np.int64).astype(np.uint64),
+            affinities=np.asarray([r[3] for r in found], dtype=np.float32),
+        )
 
     def max_operation_id(self, table_id: str) -> int:
         """Highest operation id of a graph (0 if none)."""

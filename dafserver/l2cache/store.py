@@ -5,7 +5,9 @@ l2cache_id``, what ``table_mapping`` serves); ``l2cache_features`` holds one row
 the storage dtypes of production's Bigtable cells: scalars as integers / floats, arrays as
 little-endian bytes of their dtype (empty bytes for an empty array). Ids are stored as signed
 64-bit integers (every L2 id is below 2**63). Rows are also kept in memory per cache, loaded
-on first use and written through, so a request for thousands of ids needs no SQL.
+on first use and written through, so a request for thousands of ids needs no SQL. Ids missing
+from memory are looked up in the database (another process serving the same database may have
+written them: the features of an edit's new L2 ids) and kept when found.
 """
 
 from __future__ import annotations
@@ -168,6 +170,22 @@ class L2CacheStore:
 
     def get(self, cache_id: str, l2_ids: Iterable[int]) -> dict[int, NodeFeatures]:
         """The cached rows among ``l2_ids`` (ids without a row are left out)."""
+        wanted = [int(v) for v in l2_ids]
         with self._lock:
             memory = self._loaded(cache_id)
-            return {i: memory[i] for i in (int(v) for v in l2_ids) if i in memory}
+            missing = sorted({i for i in wanted if i not in memory and 0 <= i < 2**63})
+            if missing:
+                memory.update(self._read(cache_id, missing))
+            return {i: memory[i] for i in wanted if i in memory}
+
+    def _read(self, cache_id: str, l2_ids: list[int]) -> dict[int, NodeFeatures]:
+        columns = [c for c in features.c if c.name not in ("l2cache_id", "l2_id")]
+        found: dict[int, NodeFeatures] = {}
+        with self._engine.connect() as conn:
+            for start in range(0, len(l2_ids), BATCH_SIZE // 10):
+                batch = l2_ids[start : start + BATCH_SIZE // 10]
+                query = select(features.c.l2_id, *columns).where(
+                    features.c.l2cache_id == cache_id, features.c.l2_id.in_(batch)
+                )
+                found.update((int(r[0]), _features(tuple(r[1:]))) for r in conn.execute(query))
+        return found

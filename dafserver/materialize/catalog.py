@@ -33,8 +33,10 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 CATALOG_METADATA = MetaData()
+VERSION_ATTEMPTS = 5
 
 versions = Table(
     "materialize_versions",
@@ -237,29 +239,39 @@ class Catalog:
         expires_on: datetime | None,
         is_merged: bool,
     ) -> Version:
-        """Insert a ``RUNNING`` version numbered after every version of the aligned volume."""
-        with self.engine.begin() as conn:
-            latest = conn.execute(
-                select(func.max(versions.c.version)).where(
-                    versions.c.aligned_volume == aligned_volume
-                )
-            ).scalar()
-            number = 1 if latest is None else int(latest) + 1
-            key = conn.execute(
-                insert(versions).values(
-                    aligned_volume=aligned_volume,
-                    datastack=datastack,
-                    version=number,
-                    time_stamp=time_stamp,
-                    valid=False,
-                    expires_on=expires_on,
-                    status="RUNNING",
-                    is_merged=is_merged,
-                )
-            ).inserted_primary_key
-            assert key is not None
-            row = conn.execute(select(versions).where(versions.c.id == key[0])).one()
-        return _version(row)
+        """Insert a ``RUNNING`` version numbered after every version of the aligned volume.
+
+        Two processes may pick the same number at once; the unique constraint refuses the
+        second, which then numbers again.
+        """
+        for attempt in range(VERSION_ATTEMPTS):
+            try:
+                with self.engine.begin() as conn:
+                    latest = conn.execute(
+                        select(func.max(versions.c.version)).where(
+                            versions.c.aligned_volume == aligned_volume
+                        )
+                    ).scalar()
+                    number = 1 if latest is None else int(latest) + 1
+                    key = conn.execute(
+                        insert(versions).values(
+                            aligned_volume=aligned_volume,
+                            datastack=datastack,
+                            version=number,
+                            time_stamp=time_stamp,
+                            valid=False,
+                            expires_on=expires_on,
+                            status="RUNNING",
+                            is_merged=is_merged,
+                        )
+                    ).inserted_primary_key
+                    assert key is not None
+                    row = conn.execute(select(versions).where(versions.c.id == key[0])).one()
+                return _version(row)
+            except IntegrityError:
+                if attempt == VERSION_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def set_status(self, version: Version, status: str, valid: bool) -> None:
         with self.engine.begin() as conn:

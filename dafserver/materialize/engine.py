@@ -35,6 +35,7 @@ from dafserver.services.annotation_store import TableInfo
 from dafserver.services.supervoxel_lookup import open_watershed
 
 if TYPE_CHECKING:
+    from dafserver.chunkedgraph.graph import ChunkedGraph
     from dafserver.deployment import Deployment
 
 SERVER_VERSION = "5.26.4"
@@ -92,6 +93,14 @@ class MaterializeEngine:
             cursor.close()
 
     # -- datastacks and layouts --------------------------------------------------------------------
+    def _graph(self, ds: Datastack) -> ChunkedGraph | None:
+        """The datastack's chunkedgraph with every committed edit applied (other processes
+        serving the same database may have made some)."""
+        from dafserver.services.chunkedgraph_access import up_to_date
+
+        graph = self.deployment.graphs.get(ds.pcg_table)
+        return None if graph is None else up_to_date(graph)
+
     def datastack(self, name: str) -> Datastack | None:
         record = self.deployment.info.datastack(name)
         if record is None:
@@ -129,7 +138,7 @@ class MaterializeEngine:
     def new_version(
         self, ds: Datastack, when: datetime, *, days_to_expire: int | None, merged: bool
     ) -> Version:
-        graph = self.deployment.graphs.get(ds.pcg_table)
+        graph = self._graph(ds)
         if graph is None:
             raise QueryError(400, f"datastack {ds.name} not configured for materialization")
         source = FreezeSource(
@@ -281,7 +290,7 @@ class MaterializeEngine:
         version = choose_version(valid, when)
         if version is None:
             raise QueryError(400, f"there is no future or past version for timestamp {when}")
-        graph = self.deployment.graphs.get(ds.pcg_table)
+        graph = self._graph(ds)
         if graph is None:
             raise QueryError(400, f"datastack {ds.name} has no chunkedgraph")
         names = [body.table]
@@ -321,7 +330,7 @@ class MaterializeEngine:
         """Root-id filter values must be roots at the query time (production's remapping check);
         with ``allow_invalid`` they are dropped with a warning instead."""
         assert body.timestamp is not None
-        graph = self.deployment.graphs.get(ds.pcg_table)
+        graph = self._graph(ds)
         if graph is None:
             return []
         seconds = body.timestamp.replace(tzinfo=UTC).timestamp()

@@ -2,6 +2,12 @@
 
 Queries run in the thread pool (large id lists keep the event loop free) and may run side by
 side; an edit holds its graph exclusively, since it updates several in-memory tables at once.
+
+Several processes may serve one database (uvicorn workers on PostgreSQL): the database is the
+source of truth. Before a query, a graph applies the operations other processes committed
+(:func:`up_to_date`); an edit also holds the database's edit lock of its graph
+(:meth:`ChunkedGraph.exclusive`), so edits are serialised across processes and each one starts
+from the latest state.
 Engine errors become PyChunkedGraph error bodies with the statuses the contract declares:
 precondition and postcondition failures 400, unknown nodes and operations 404.
 """
@@ -108,10 +114,20 @@ def engine_errors() -> Iterator[None]:
         raise ServiceError(404, str(err)) from None
 
 
+def up_to_date(graph: ChunkedGraph) -> ChunkedGraph:
+    """``graph`` with every operation committed to its store applied (blocking: call it from a
+    worker thread). Costs one indexed query when nothing changed."""
+    if graph.is_behind_store():
+        with graph_lock(graph).writing():
+            graph.catch_up()
+    return graph
+
+
 async def read(graph: ChunkedGraph, work: Callable[[], T]) -> T:
-    """Run a query on ``graph`` in the thread pool, beside other queries."""
+    """Run a query on an up-to-date ``graph`` in the thread pool, beside other queries."""
 
     def run() -> T:
+        up_to_date(graph)
         with graph_lock(graph).reading(), engine_errors():
             return work()
 
@@ -119,10 +135,11 @@ async def read(graph: ChunkedGraph, work: Callable[[], T]) -> T:
 
 
 async def write(graph: ChunkedGraph, work: Callable[[], T]) -> T:
-    """Run an edit on ``graph`` in the thread pool, alone."""
+    """Run an edit on ``graph`` in the thread pool, alone in this process and, through the
+    database's edit lock, in every process serving the same database."""
 
     def run() -> T:
-        with graph_lock(graph).writing(), engine_errors():
+        with graph_lock(graph).writing(), engine_errors(), graph.exclusive():
             return work()
 
     return await run_in_threadpool(run)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Engine,
     Float,
@@ -25,11 +26,13 @@ from sqlalchemy import (
 )
 
 INFO_METADATA = MetaData()
+Id = BigInteger().with_variant(Integer, "sqlite")
+"""64-bit ids (routes accept ids up to 2**63 - 1); SQLite keeps its rowid primary keys."""
 
 aligned_volumes = Table(
     "info_aligned_volumes",
     INFO_METADATA,
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("display_name", String(200), nullable=True),
     Column("description", Text, nullable=True),
@@ -53,14 +56,14 @@ DATASTACK_OPTIONAL_TEXT = (
 datastacks = Table(
     "info_datastacks",
     INFO_METADATA,
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
-    Column("aligned_volume_id", Integer, ForeignKey("info_aligned_volumes.id"), nullable=False),
+    Column("aligned_volume_id", Id, ForeignKey("info_aligned_volumes.id"), nullable=False),
     Column("local_server", Text, nullable=False),
     Column("viewer_resolution_x", Float, nullable=True),
     Column("viewer_resolution_y", Float, nullable=True),
     Column("viewer_resolution_z", Float, nullable=True),
-    Column("base_link_id", Integer, nullable=True),
+    Column("base_link_id", Id, nullable=True),
     *(Column(name, Text, nullable=True) for name in DATASTACK_OPTIONAL_TEXT),
 )
 
@@ -79,7 +82,7 @@ LEGACY_DATASET_FIELDS = (
 legacy_datasets = Table(
     "info_legacy_datasets",
     INFO_METADATA,
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("image_source", Text, nullable=False),
     *(Column(name, Text, nullable=True) for name in LEGACY_DATASET_FIELDS),

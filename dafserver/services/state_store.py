@@ -26,6 +26,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
 STATE_METADATA = MetaData()
 
@@ -86,21 +87,27 @@ class StateStore:
         if len(compressed) > MAX_COMPRESSED_BYTES:
             raise DocumentTooLarge(f"compressed state is {len(compressed)} bytes")
         now = time.time() if timestamp is None else timestamp
-        with self.engine.begin() as conn:
-            if state_id is None:
-                state_id = self._free_id(conn)
-            elif conn.execute(select(documents.c.id).where(documents.c.id == state_id)).first():
-                raise DuplicateId(f"state id {state_id} already exists")
-            conn.execute(
-                insert(documents).values(
-                    id=state_id,
-                    user_id=user_id,
-                    date=now,
-                    date_last=now,
-                    access_counter=0,
-                    **{column.value: compressed},
+        explicit = state_id is not None
+        try:
+            with self.engine.begin() as conn:
+                if state_id is None:
+                    state_id = self._free_id(conn)
+                elif conn.execute(select(documents.c.id).where(documents.c.id == state_id)).first():
+                    raise DuplicateId(f"state id {state_id} already exists")
+                conn.execute(
+                    insert(documents).values(
+                        id=state_id,
+                        user_id=user_id,
+                        date=now,
+                        date_last=now,
+                        access_counter=0,
+                        **{column.value: compressed},
+                    )
                 )
-            )
+        except IntegrityError:  # the same id inserted concurrently (by another process)
+            if explicit:
+                raise DuplicateId(f"state id {state_id} already exists") from None
+            return self.save(raw, column=column, user_id=user_id, timestamp=now)
         return state_id
 
     @staticmethod

@@ -8,10 +8,17 @@ import numpy as np
 import pytest
 
 from dafserver.chunkedgraph import ChunkedGraph, GraphMeta, GraphStore
+from dafserver.db import default_database_url
 
 from .conftest import BUILD_TS, Fixture, make_fixture
 
 TIMES = [BUILD_TS - 1, BUILD_TS, BUILD_TS + 10, BUILD_TS + 20, BUILD_TS + 30, BUILD_TS + 40]
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    """A fresh database: a SQLite file, or a PostgreSQL database when the tests run on one."""
+    return default_database_url(tmp_path)
 
 
 def rebuild_with_store(fx: Fixture, store: GraphStore) -> ChunkedGraph:
@@ -72,15 +79,15 @@ def answers(graph: ChunkedGraph, fx: Fixture) -> dict[str, Any]:
     return out
 
 
-def test_round_trip_reproduces_every_answer(tmp_path: Path) -> None:
+def test_round_trip_reproduces_every_answer(url: str) -> None:
     fx = make_fixture()
-    store = GraphStore(f"sqlite:///{tmp_path / 'graphs.sqlite'}")
+    store = GraphStore(url)
     graph = rebuild_with_store(fx, store)
     edit(graph, fx)
     fx.graph = graph
     before = answers(graph, fx)
     assert before["max_op"] == 5
-    reloaded = ChunkedGraph.load(GraphStore(f"sqlite:///{tmp_path / 'graphs.sqlite'}"))
+    reloaded = ChunkedGraph.load(GraphStore(url))
     fx.graph = reloaded
     assert answers(reloaded, fx) == before
     # both continue identically (same id counters, same edge state); only one may write
@@ -91,8 +98,7 @@ def test_round_trip_reproduces_every_answer(tmp_path: Path) -> None:
     assert a.new_lvl2_ids.tolist() == b.new_lvl2_ids.tolist()
 
 
-def test_several_graphs_share_a_database(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'many.sqlite'}"
+def test_several_graphs_share_a_database(url: str) -> None:
     store = GraphStore(url)
     fx = make_fixture()
     rebuild_with_store(fx, store)
@@ -110,3 +116,66 @@ def test_several_graphs_share_a_database(tmp_path: Path) -> None:
         rebuild_with_store(fx, store)
     store.delete_graph("other")
     assert store.table_ids() == ["test_graph"]
+
+
+def test_a_second_process_catches_up_with_the_store(url: str) -> None:
+    """Two graphs over one database (two worker processes): each applies what the other wrote,
+    step by step, and then answers exactly as a fresh load does; its edits continue from there."""
+    fx = make_fixture()
+    first = rebuild_with_store(fx, GraphStore(url))
+    second = ChunkedGraph.load(GraphStore(url))
+    sv = fx.sv
+    assert not second.is_behind_store()
+    with first.exclusive():
+        first.merge(sv["a0"], sv["b0"], user_id="1", timestamp=TIMES[2])
+    assert second.is_behind_store()
+    assert second.catch_up() == 1
+    assert not second.is_behind_store()
+    with first.exclusive():
+        first.merge(sv["c0"], sv["e0"], user_id="1", timestamp=TIMES[2] + 1)  # adds a new edge
+        first.split([sv["a1"]], [sv["a3"]], user_id="2", timestamp=TIMES[3])
+    # The second one edits next: the lock's catch-up gives it operations 2 and 3 first.
+    with second.exclusive():
+        undone = second.undo(1, user_id="2", timestamp=TIMES[4])
+    assert undone.operation_id == 4
+    with first.exclusive():
+        redone = first.redo(1, user_id="3", timestamp=TIMES[5])
+    assert redone.operation_id == 5
+    assert second.catch_up() == 1
+    fresh = ChunkedGraph.load(GraphStore(url))
+    fx.graph = fresh
+    expected = answers(fresh, fx)
+    assert expected["max_op"] == 5
+    for graph in (first, second):
+        fx.graph = graph
+        assert answers(graph, fx) == expected
+    assert second.state.edges.n_edges == fresh.state.edges.n_edges == len(fx.edges) + 1
+
+
+def test_listeners_run_after_the_edit_is_committed(url: str) -> None:
+    fx = make_fixture()
+    graph = rebuild_with_store(fx, GraphStore(url))
+    reader = GraphStore(url)
+    seen: list[int] = []
+
+    def listener(edited: ChunkedGraph, result: Any) -> None:
+        seen.append(reader.max_operation_id(edited.table_id))
+
+    graph.edit_listeners.append(listener)
+    with graph.exclusive():
+        graph.merge(fx.sv["a0"], fx.sv["b0"], user_id="1", timestamp=TIMES[2])
+        assert seen == []
+    assert seen == [1]
+
+
+def test_a_failed_transaction_reloads_the_graph(url: str) -> None:
+    fx = make_fixture()
+    graph = rebuild_with_store(fx, GraphStore(url))
+    with pytest.raises(RuntimeError), graph.exclusive():
+        graph.merge(fx.sv["a0"], fx.sv["b0"], user_id="1", timestamp=TIMES[2])
+        raise RuntimeError("the request failed after its edit")
+    store = graph.store
+    assert store is not None
+    # On a server the operation was rolled back with the transaction and the graph reloaded;
+    # on SQLite it was committed by itself. Either way memory and database agree.
+    assert graph.max_operation_id == store.max_operation_id(graph.table_id)
