@@ -313,7 +313,7 @@ class ChunkedGraphBase(ServiceClient):
         """The graphene info of the table (cached)."""
         if self._segmentation_info is None:
             server, table = yield from self._where()
-            request = gen.call(get_table_info, server, table_id=table)
+            request = gen.call(server, get_table_info.build_request(table_id=table))
             info = read_json(request, (yield request))
             if not isinstance(info, dict):
                 raise ResponseFormatError(
@@ -353,12 +353,13 @@ class ChunkedGraphBase(ServiceClient):
         for start in range(0, unique.size, ROOTS_BATCH):
             chunk = unique[start : start + ROOTS_BATCH]
             request = gen.call(
-                get_roots_binary,
                 server,
-                table_id=table,
-                body=File(payload=BytesIO(encode_uint64(chunk))),
-                timestamp=ts,
-                stop_layer=stop_layer,
+                get_roots_binary.build_request(
+                    table_id=table,
+                    body=File(payload=BytesIO(encode_uint64(chunk))),
+                    timestamp=ts,
+                    stop_layer=stop_layer,
+                ),
                 idempotent=True,
             )
             response = yield request
@@ -386,13 +387,14 @@ class ChunkedGraphBase(ServiceClient):
         node = as_id(supervoxel_id, name="supervoxel_id")
         server, table = yield from self._where()
         request = gen.call(
-            get_root,
             server,
-            table_id=table,
-            node_id=node,
-            timestamp=self._ts(timestamp),
-            stop_layer=2 if level2 else None,
-            int64_as_str=False,
+            get_root.build_request(
+                table_id=table,
+                node_id=node,
+                timestamp=self._ts(timestamp),
+                stop_layer=2 if level2 else None,
+                int64_as_str=False,
+            ),
         )
         data = read_json(request, (yield request))
         return int(data["root_id"])
@@ -404,12 +406,13 @@ class ChunkedGraphBase(ServiceClient):
         ids = as_id_array(root_ids, name="root_ids")
         server, table = yield from self._where()
         request = gen.call(
-            is_latest_roots,
             server,
-            table_id=table,
-            body=NodeIdsRequest(node_ids=_json_ids(ids)),
-            timestamp=self._ts(timestamp),
-            int64_as_str=False,
+            is_latest_roots.build_request(
+                table_id=table,
+                body=NodeIdsRequest(node_ids=_json_ids(ids)),
+                timestamp=self._ts(timestamp),
+                int64_as_str=False,
+            ),
             idempotent=True,
         )
         data = read_json(request, (yield request))
@@ -422,13 +425,14 @@ class ChunkedGraphBase(ServiceClient):
         ids = as_id_array(root_ids, name="root_ids")
         server, table = yield from self._where()
         request = gen.call(
-            get_root_timestamps,
             server,
-            table_id=table,
-            body=NodeIdsRequest(node_ids=_json_ids(ids)),
-            latest=latest,
-            timestamp=self._ts(timestamp),
-            int64_as_str=False,
+            get_root_timestamps.build_request(
+                table_id=table,
+                body=NodeIdsRequest(node_ids=_json_ids(ids)),
+                latest=latest,
+                timestamp=self._ts(timestamp),
+                int64_as_str=False,
+            ),
             idempotent=True,
         )
         data = read_json(request, (yield request))
@@ -441,12 +445,13 @@ class ChunkedGraphBase(ServiceClient):
         ids = as_id_array(node_ids, name="node_ids")
         server, table = yield from self._where()
         request = gen.call(
-            get_minimal_covering_nodes,
             server,
-            table_id=table,
-            body=NodeIdsRequest(node_ids=_json_ids(ids)),
-            as_array=True,
-            timestamp=self._ts(timestamp),
+            get_minimal_covering_nodes.build_request(
+                table_id=table,
+                body=NodeIdsRequest(node_ids=_json_ids(ids)),
+                as_array=True,
+                timestamp=self._ts(timestamp),
+            ),
             idempotent=True,
         )
         return self._binary(request, (yield request))
@@ -461,13 +466,14 @@ class ChunkedGraphBase(ServiceClient):
         ids = as_id_array(node_ids, name="node_ids")
         server, table = yield from self._where()
         request = gen.call(
-            get_valid_nodes,
             server,
-            table_id=table,
-            body=NodeIdsRequest(node_ids=_json_ids(ids)),
-            start_timestamp=optional_epoch(start_timestamp, name="start_timestamp"),
-            end_timestamp=optional_epoch(end_timestamp, name="end_timestamp"),
-            int64_as_str=False,
+            get_valid_nodes.build_request(
+                table_id=table,
+                body=NodeIdsRequest(node_ids=_json_ids(ids)),
+                start_timestamp=optional_epoch(start_timestamp, name="start_timestamp"),
+                end_timestamp=optional_epoch(end_timestamp, name="end_timestamp"),
+                int64_as_str=False,
+            ),
         )
         data = read_json(request, (yield request))
         valid = ids_from_json(data["valid_roots"])
@@ -481,13 +487,14 @@ class ChunkedGraphBase(ServiceClient):
         node = as_id(root_id, name="root_id")
         server, table = yield from self._where()
         request = gen.call(
-            get_leaves,
             server,
-            table_id=table,
-            node_id=node,
-            stop_layer=stop_layer if stop_layer is not None else 1,
-            bounds=None if bounds is None else package_bounds(bounds),
-            int64_as_str=False,
+            get_leaves.build_request(
+                table_id=table,
+                node_id=node,
+                stop_layer=stop_layer if stop_layer is not None else 1,
+                bounds=None if bounds is None else package_bounds(bounds),
+                int64_as_str=False,
+            ),
         )
         data = read_json(request, (yield request))
         if not isinstance(data, dict):
@@ -503,13 +510,14 @@ class ChunkedGraphBase(ServiceClient):
         ids = as_id_array(root_ids, name="root_ids")
         server, table = yield from self._where()
         request = gen.call(
-            get_leaves_many,
             server,
-            table_id=table,
-            body=NodeIdsRequest(node_ids=_json_ids(ids)),
-            stop_layer=stop_layer if stop_layer is not None else 1,
-            bounds=None if bounds is None else package_bounds(bounds),
-            int64_as_str=False,
+            get_leaves_many.build_request(
+                table_id=table,
+                body=NodeIdsRequest(node_ids=_json_ids(ids)),
+                stop_layer=stop_layer if stop_layer is not None else 1,
+                bounds=None if bounds is None else package_bounds(bounds),
+                int64_as_str=False,
+            ),
             idempotent=True,
         )
         data = read_json(request, (yield request))
@@ -519,7 +527,9 @@ class ChunkedGraphBase(ServiceClient):
         """The immediate children of a node (possibly of several layers)."""
         node = as_id(node_id, name="node_id")
         server, table = yield from self._where()
-        request = gen.call(get_children, server, table_id=table, node_id=node, int64_as_str=False)
+        request = gen.call(
+            server, get_children.build_request(table_id=table, node_id=node, int64_as_str=False)
+        )
         data = read_json(request, (yield request))
         return ids_from_json(data["children_ids"])
 
@@ -530,12 +540,13 @@ class ChunkedGraphBase(ServiceClient):
         node = as_id(root_id, name="root_id")
         server, table = yield from self._where()
         request = gen.call(
-            get_subgraph,
             server,
-            table_id=table,
-            node_id=node,
-            bounds=None if bounds is None else package_bounds(bounds),
-            int64_as_str=False,
+            get_subgraph.build_request(
+                table_id=table,
+                node_id=node,
+                bounds=None if bounds is None else package_bounds(bounds),
+                int64_as_str=False,
+            ),
         )
         data = read_json(request, (yield request))
         edges = np.array([[int(a), int(b)] for a, b in data["nodes"]], dtype=np.uint64).reshape(
@@ -552,12 +563,13 @@ class ChunkedGraphBase(ServiceClient):
         node = as_id(root_id, name="root_id")
         server, table = yield from self._where()
         request = gen.call(
-            get_lvl2_graph,
             server,
-            table_id=table,
-            node_id=node,
-            bounds=None if bounds is None else package_bounds(bounds),
-            int64_as_str=False,
+            get_lvl2_graph.build_request(
+                table_id=table,
+                node_id=node,
+                bounds=None if bounds is None else package_bounds(bounds),
+                int64_as_str=False,
+            ),
         )
         response = yield request
         if bounds is not None and response.headers.get("Used-Bounds", "").lower() != "true":
@@ -587,12 +599,13 @@ class ChunkedGraphBase(ServiceClient):
             raise InputError(f"coords: a merge takes exactly 2 points, got {points.shape[0]}")
         server, table = yield from self._where()
         request = gen.call(
-            merge,
             server,
-            table_id=table,
-            body=_edit_points(ids.tolist(), points),
-            priority=False,
-            int64_as_str=False,
+            merge.build_request(
+                table_id=table,
+                body=_edit_points(ids.tolist(), points),
+                priority=False,
+                int64_as_str=False,
+            ),
             idempotent=False,
         )
         return self._edit_result(request, (yield request))
@@ -645,13 +658,10 @@ class ChunkedGraphBase(ServiceClient):
         )
         server, table = yield from self._where()
         request = gen.call(
-            split,
             server,
-            table_id=table,
-            body=body,
-            priority=False,
-            mincut=mincut,
-            int64_as_str=False,
+            split.build_request(
+                table_id=table, body=body, priority=False, mincut=mincut, int64_as_str=False
+            ),
             idempotent=False,
         )
         return self._edit_result(request, (yield request))
@@ -674,7 +684,9 @@ class ChunkedGraphBase(ServiceClient):
         )
         server, table = yield from self._where()
         request = gen.call(
-            split_preview, server, table_id=table, body=body, int64_as_str=False, idempotent=True
+            server,
+            split_preview.build_request(table_id=table, body=body, int64_as_str=False),
+            idempotent=True,
         )
         data = read_json(request, (yield request))
         components = [ids_from_json(c) for c in data["supervoxel_connected_components"]]
@@ -691,12 +703,13 @@ class ChunkedGraphBase(ServiceClient):
         """Undo an edit (a new operation that inverts it)."""
         server, table = yield from self._where()
         request = gen.call(
-            undo,
             server,
-            table_id=table,
-            body=OperationIdRequest(operation_id=int(operation_id)),
-            priority=False,
-            int64_as_str=False,
+            undo.build_request(
+                table_id=table,
+                body=OperationIdRequest(operation_id=int(operation_id)),
+                priority=False,
+                int64_as_str=False,
+            ),
             idempotent=False,
         )
         return self._edit_result(request, (yield request))
@@ -705,12 +718,13 @@ class ChunkedGraphBase(ServiceClient):
         """Redo an undone edit."""
         server, table = yield from self._where()
         request = gen.call(
-            redo,
             server,
-            table_id=table,
-            body=OperationIdRequest(operation_id=int(operation_id)),
-            priority=False,
-            int64_as_str=False,
+            redo.build_request(
+                table_id=table,
+                body=OperationIdRequest(operation_id=int(operation_id)),
+                priority=False,
+                int64_as_str=False,
+            ),
             idempotent=False,
         )
         return self._edit_result(request, (yield request))
@@ -720,10 +734,10 @@ class ChunkedGraphBase(ServiceClient):
         ids = as_id_array(chunk_ids, name="chunk_ids")
         server, table = yield from self._where()
         request = gen.call(
-            request_remeshing,
             server,
-            table_id=table,
-            body=RemeshingRequest(new_lvl2_ids=_json_ids(ids)),
+            request_remeshing.build_request(
+                table_id=table, body=RemeshingRequest(new_lvl2_ids=_json_ids(ids))
+            ),
         )
         yield request
 
@@ -733,12 +747,10 @@ class ChunkedGraphBase(ServiceClient):
         root = as_id(root_id, name="root_id")
         server, table = yield from self._where()
         request = gen.call(
-            get_change_log,
             server,
-            table_id=table,
-            root_id=root,
-            filtered=filtered,
-            int64_as_str=False,
+            get_change_log.build_request(
+                table_id=table, root_id=root, filtered=filtered, int64_as_str=False
+            ),
         )
         data = read_json(request, (yield request))
         return ChangeLog(
@@ -758,7 +770,9 @@ class ChunkedGraphBase(ServiceClient):
         """The merges in a root's past: edges and their coordinates."""
         root = as_id(root_id, name="root_id")
         server, table = yield from self._where()
-        request = gen.call(get_merge_log, server, table_id=table, root_id=root, int64_as_str=False)
+        request = gen.call(
+            server, get_merge_log.build_request(table_id=table, root_id=root, int64_as_str=False)
+        )
         data = read_json(request, (yield request))
         return {
             "merge_edges": [
@@ -774,11 +788,10 @@ class ChunkedGraphBase(ServiceClient):
         ids = as_id_array(root_ids, name="root_ids")
         server, table = yield from self._where()
         request = gen.call(
-            get_tabular_change_log_many,
             server,
-            table_id=table,
-            body=RootIdsRequest(root_ids=_json_ids(ids)),
-            filtered=filtered,
+            get_tabular_change_log_many.build_request(
+                table_id=table, body=RootIdsRequest(root_ids=_json_ids(ids)), filtered=filtered
+            ),
         )
         data = read_json(request, (yield request))
         import pandas as pd  # only here: importing dafclient does not load pandas
@@ -810,13 +823,14 @@ class ChunkedGraphBase(ServiceClient):
         past = optional_epoch(timestamp_past, name="timestamp_past")
         future = optional_epoch(timestamp_future, name="timestamp_future")
         request = gen.call(
-            get_lineage_graph_multiple,
             server,
-            table_id=table,
-            body=RootIdsRequest(root_ids=_json_ids(ids)),
-            timestamp_past=past if past is not None else 0.0,
-            timestamp_future=future,
-            int64_as_str=False,
+            get_lineage_graph_multiple.build_request(
+                table_id=table,
+                body=RootIdsRequest(root_ids=_json_ids(ids)),
+                timestamp_past=past if past is not None else 0.0,
+                timestamp_future=future,
+                int64_as_str=False,
+            ),
             idempotent=True,
         )
         data = read_json(request, (yield request))
@@ -937,13 +951,14 @@ class ChunkedGraphBase(ServiceClient):
         server, table = yield from self._where()
         past = optional_epoch(timestamp_past, name="timestamp_past")
         request = gen.call(
-            get_past_id_mapping,
             server,
-            table_id=table,
-            body=RootIdsRequest(root_ids=_json_ids(ids)),
-            timestamp_past=past if past is not None else 0.0,
-            timestamp_future=optional_epoch(timestamp_future, name="timestamp_future"),
-            int64_as_str=False,
+            get_past_id_mapping.build_request(
+                table_id=table,
+                body=RootIdsRequest(root_ids=_json_ids(ids)),
+                timestamp_past=past if past is not None else 0.0,
+                timestamp_future=optional_epoch(timestamp_future, name="timestamp_future"),
+                int64_as_str=False,
+            ),
         )
         data = read_json(request, (yield request))
         return {
@@ -957,12 +972,13 @@ class ChunkedGraphBase(ServiceClient):
         """Roots retired and roots created between two times: ``(old_roots, new_roots)``."""
         server, table = yield from self._where()
         request = gen.call(
-            get_delta_roots,
             server,
-            table_id=table,
-            timestamp_past=to_epoch_seconds(timestamp_past, name="timestamp_past"),
-            timestamp_future=optional_epoch(timestamp_future, name="timestamp_future"),
-            int64_as_str=False,
+            get_delta_roots.build_request(
+                table_id=table,
+                timestamp_past=to_epoch_seconds(timestamp_past, name="timestamp_past"),
+                timestamp_future=optional_epoch(timestamp_future, name="timestamp_future"),
+                int64_as_str=False,
+            ),
         )
         data = read_json(request, (yield request))
         return ids_from_json(data["old_roots"]), ids_from_json(data["new_roots"])
@@ -970,7 +986,7 @@ class ChunkedGraphBase(ServiceClient):
     def _get_oldest_timestamp(self) -> Plan[datetime]:
         """The earliest time the graph has data for."""
         server, table = yield from self._where()
-        request = gen.call(get_oldest_timestamp, server, table_id=table)
+        request = gen.call(server, get_oldest_timestamp.build_request(table_id=table))
         data = read_json(request, (yield request))
         return parse_server_datetime(str(data["iso"]))
 
@@ -980,11 +996,12 @@ class ChunkedGraphBase(ServiceClient):
         ids = as_id_array(operation_ids, name="operation_ids")
         server, table = yield from self._where()
         request = gen.call(
-            get_operation_details,
             server,
-            table_id=table,
-            operation_ids="[" + ",".join(str(i) for i in ids.tolist()) + "]",
-            int64_as_str=False,
+            get_operation_details.build_request(
+                table_id=table,
+                operation_ids="[" + ",".join(str(i) for i in ids.tolist()) + "]",
+                int64_as_str=False,
+            ),
         )
         data = read_json(request, (yield request))
         details = OperationDetails()
@@ -1010,12 +1027,13 @@ class ChunkedGraphBase(ServiceClient):
         )
         server, table = yield from self._where()
         request = gen.call(
-            find_path,
             server,
-            table_id=table,
-            body=_edit_points([root, root], points),
-            precision_mode=precision_mode,
-            int64_as_str=False,
+            find_path.build_request(
+                table_id=table,
+                body=_edit_points([root, root], points),
+                precision_mode=precision_mode,
+                int64_as_str=False,
+            ),
             idempotent=True,
         )
         data = read_json(request, (yield request))

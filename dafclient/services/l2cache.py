@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 from dafgen.l2cache_v1.api.l2cache import get_attribute_metadata, get_attributes, get_table_mapping
+from dafgen.l2cache_v1.models import L2IdsRequest
 
 from dafclient import _generated as gen
 from dafclient._context import ApiVersions
@@ -138,12 +139,13 @@ class L2CacheBase(ServiceClient):
         for start in range(0, ids.size, L2DATA_BATCH):
             batch = ids[start : start + L2DATA_BATCH]
             request = gen.call(
-                get_attributes,
                 server,
-                table_id=table,
-                body=gen.RawBody({"l2_ids": batch.tolist()}),
-                attribute_names=names,
-                int64_as_str=False,
+                get_attributes.build_request(
+                    table_id=table,
+                    body=gen.raw_body(L2IdsRequest, {"l2_ids": batch.tolist()}),
+                    attribute_names=names,
+                    int64_as_str=False,
+                ),
                 idempotent=True,
             )
             data = read_json(request, (yield request))
@@ -200,7 +202,7 @@ class L2CacheBase(ServiceClient):
     def _cache_metadata(self) -> Plan[dict[str, str]]:
         """Attribute name → the numpy dtype it is *stored* in (``"<class 'numpy.uint32'>"``)."""
         if self._metadata is None:
-            request = gen.call(get_attribute_metadata, (yield from self._server()))
+            request = gen.call((yield from self._server()), get_attribute_metadata.build_request())
             data = read_json(request, (yield request))
             if not isinstance(data, dict):
                 raise ResponseFormatError("expected an object", method="GET", url=request.url)
@@ -215,7 +217,7 @@ class L2CacheBase(ServiceClient):
         """Chunkedgraph table id → ``{cv_path, l2cache_id}`` of every table with a cache
         (fetched once)."""
         if self._table_mapping_cache is None:
-            request = gen.call(get_table_mapping, (yield from self._server()))
+            request = gen.call((yield from self._server()), get_table_mapping.build_request())
             data = read_json(request, (yield request))
             if not isinstance(data, dict):
                 raise ResponseFormatError("expected an object", method="GET", url=request.url)
