@@ -1,15 +1,18 @@
 """The bridge to the generated request modules in ``dafgen``.
 
-The facade owns the transport, so it uses the generated modules sans-I/O: each endpoint module's
-request builder (``_get_kwargs``) gives the method, path, query and body exactly as the spec
-declares them, and its parser (``_parse_response``) gives the typed model. Only this module touches
-those names.
+The facade owns the transport, so it uses the generated modules sans-I/O. Every endpoint module
+has two public functions our template (``codegen/templates/openapi``) adds: ``build_request``,
+the typed request builder (method, path, query and body exactly as the spec declares them; mypy
+checks every argument), and ``parse_success``, the success body as its declared type. Requests
+become :class:`Call` objects through :func:`call`; bodies are read through :func:`read` (or
+:func:`parse` for a model), so a reply of the wrong shape is a :class:`ResponseFormatError`.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Callable
 from io import BytesIO
 from typing import Any, TypeVar, cast
 
@@ -117,6 +120,20 @@ def _from_dict(model: type[T], data: Any, request: Call, response: httpx.Respons
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ResponseFormatError(
             f"response does not match {model.__name__}: {exc!r}",
+            method=request.method,
+            url=str(response.request.url),
+        ) from exc
+
+
+def read(parser: Callable[[httpx.Response], T], request: Call, response: httpx.Response) -> T:
+    """A success body through a generated endpoint module's ``parse_success``: the declared type,
+    or a :class:`ResponseFormatError` naming the method, the URL and what was wrong."""
+    try:
+        return parser(response)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        what = f"missing key {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        raise ResponseFormatError(
+            f"the reply does not have the declared shape ({what})",
             method=request.method,
             url=str(response.request.url),
         ) from exc
