@@ -30,7 +30,7 @@ id>": {attribute: value}}``, ``{}`` for uncached ids. Ids are sent in batches of
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -242,8 +242,41 @@ class L2CacheBase(ServiceClient):
 class L2CacheClient(SyncBinding, L2CacheBase):
     """The datastack's L2 cache, on its local server."""
 
-    get_l2data = sync_op(L2CacheBase._get_l2data)
     get_l2data_table = sync_op(L2CacheBase._get_l2data_table)
+
+    if TYPE_CHECKING:  # the result depends on as_dict: overloads for mypy and IDEs
+
+        @overload
+        def get_l2data(
+            self,
+            l2_ids: IdsLike,
+            attributes: str | Iterable[str] | None = None,
+            *,
+            split_columns: bool = True,
+            as_dict: Literal[False] = False,
+        ) -> pd.DataFrame: ...
+        @overload
+        def get_l2data(
+            self,
+            l2_ids: IdsLike,
+            attributes: str | Iterable[str] | None = None,
+            *,
+            split_columns: bool = True,
+            as_dict: Literal[True],
+        ) -> L2Data: ...
+        @overload
+        def get_l2data(
+            self,
+            l2_ids: IdsLike,
+            attributes: str | Iterable[str] | None = None,
+            *,
+            split_columns: bool = True,
+            as_dict: bool = False,
+        ) -> pd.DataFrame | L2Data: ...
+        def get_l2data(self, *args: Any, **kwargs: Any) -> Any: ...
+    else:
+        get_l2data = sync_op(L2CacheBase._get_l2data)
+
     cache_metadata = sync_op(L2CacheBase._cache_metadata)
     get_attributes = sync_op(L2CacheBase._get_attributes)
     table_mapping = sync_op(L2CacheBase._table_mapping)
@@ -259,8 +292,41 @@ class AsyncL2CacheClient(AsyncBinding, L2CacheBase):
     """:class:`L2CacheClient` with coroutine methods (``get_attributes()`` instead of the
     ``attributes`` property)."""
 
-    get_l2data = async_op(L2CacheBase._get_l2data)
     get_l2data_table = async_op(L2CacheBase._get_l2data_table)
+
+    if TYPE_CHECKING:  # the result depends on as_dict: overloads for mypy and IDEs
+
+        @overload
+        async def get_l2data(
+            self,
+            l2_ids: IdsLike,
+            attributes: str | Iterable[str] | None = None,
+            *,
+            split_columns: bool = True,
+            as_dict: Literal[False] = False,
+        ) -> pd.DataFrame: ...
+        @overload
+        async def get_l2data(
+            self,
+            l2_ids: IdsLike,
+            attributes: str | Iterable[str] | None = None,
+            *,
+            split_columns: bool = True,
+            as_dict: Literal[True],
+        ) -> L2Data: ...
+        @overload
+        async def get_l2data(
+            self,
+            l2_ids: IdsLike,
+            attributes: str | Iterable[str] | None = None,
+            *,
+            split_columns: bool = True,
+            as_dict: bool = False,
+        ) -> pd.DataFrame | L2Data: ...
+        async def get_l2data(self, *args: Any, **kwargs: Any) -> Any: ...
+    else:
+        get_l2data = async_op(L2CacheBase._get_l2data)
+
     cache_metadata = async_op(L2CacheBase._cache_metadata)
     get_attributes = async_op(L2CacheBase._get_attributes)
     table_mapping = async_op(L2CacheBase._table_mapping)
