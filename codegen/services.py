@@ -14,7 +14,8 @@ from codegen.config import ServiceTarget
 
 TEMPLATES = Path(__file__).parent / "templates" / "openapi"
 """Templates replacing openapi-python-client's own of the same name: ``endpoint_module.py.jinja``
-adds the public typed request builder and success parser of every endpoint module."""
+adds the public typed request builder and success parser of every endpoint module;
+``property_templates/list_property.py.jinja`` makes a model refuse a non-list where a list belongs."""
 
 
 class CodegenError(RuntimeError):

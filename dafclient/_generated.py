@@ -11,6 +11,7 @@ become :class:`Call` objects through :func:`call`; bodies are read through :func
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from collections.abc import Callable
 from io import BytesIO
@@ -130,6 +131,12 @@ def read(parser: Callable[[httpx.Response], T], request: Call, response: httpx.R
     or a :class:`ResponseFormatError` naming the method, the URL and what was wrong."""
     try:
         return parser(response)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResponseFormatError(
+            f"expected JSON, got {response.text[:200]!r}",
+            method=request.method,
+            url=str(response.request.url),
+        ) from exc
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
         what = f"missing key {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
         raise ResponseFormatError(

@@ -62,7 +62,12 @@ def build_request(
 def parse_success(response: httpx.Response) -> list[int]:
     """The success body of `delete_annotations` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    response_200 = cast(list[int], response.json())
+    _response_200 = response.json()
+    if not isinstance(_response_200, list):
+        raise TypeError(
+            f"response_200: expected a list, got {type(_response_200).__name__}"
+        )
+    response_200 = cast(list[int], _response_200)
 
     return response_200
 
@@ -71,7 +76,12 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AeError | BodyValidationErrors | MiddleAuthError | str | list[int] | None:
     if response.status_code == 200:
-        response_200 = cast(list[int], response.json())
+        _response_200 = response.json()
+        if not isinstance(_response_200, list):
+            raise TypeError(
+                f"response_200: expected a list, got {type(_response_200).__name__}"
+            )
+        response_200 = cast(list[int], _response_200)
 
         return response_200
 

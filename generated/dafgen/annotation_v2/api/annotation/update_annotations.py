@@ -63,7 +63,10 @@ def build_request(
 def parse_success(response: httpx.Response) -> UpdatedIdMap:
     """The success body of `update_annotations` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    response_200 = UpdatedIdMap.from_dict(response.json())
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = UpdatedIdMap.from_dict(data)
 
     return response_200
 

@@ -45,7 +45,10 @@ def build_request(
 def parse_success(response: httpx.Response) -> UserCache:
     """The success body of `get_user_permissions` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    response_200 = UserCache.from_dict(response.json())
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = UserCache.from_dict(data)
 
     return response_200
 

@@ -79,6 +79,10 @@ def parse_success(response: httpx.Response) -> list[User] | UserPage:
                 raise TypeError()
             response_200_type_0 = []
             _response_200_type_0 = data
+            if not isinstance(_response_200_type_0, list):
+                raise TypeError(
+                    f"response_200_type_0: expected a list, got {type(_response_200_type_0).__name__}"
+                )
             for response_200_type_0_item_data in _response_200_type_0:
                 response_200_type_0_item = User.from_dict(response_200_type_0_item_data)
 
@@ -109,6 +113,10 @@ def _parse_response(
                     raise TypeError()
                 response_200_type_0 = []
                 _response_200_type_0 = data
+                if not isinstance(_response_200_type_0, list):
+                    raise TypeError(
+                        f"response_200_type_0: expected a list, got {type(_response_200_type_0).__name__}"
+                    )
                 for response_200_type_0_item_data in _response_200_type_0:
                     response_200_type_0_item = User.from_dict(
                         response_200_type_0_item_data

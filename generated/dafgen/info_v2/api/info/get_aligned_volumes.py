@@ -35,7 +35,12 @@ def build_request() -> dict[str, Any]:
 def parse_success(response: httpx.Response) -> list[str]:
     """The success body of `get_aligned_volumes` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    response_200 = cast(list[str], response.json())
+    _response_200 = response.json()
+    if not isinstance(_response_200, list):
+        raise TypeError(
+            f"response_200: expected a list, got {type(_response_200).__name__}"
+        )
+    response_200 = cast(list[str], _response_200)
 
     return response_200
 
@@ -44,7 +49,12 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | list[str] | None:
     if response.status_code == 200:
-        response_200 = cast(list[str], response.json())
+        _response_200 = response.json()
+        if not isinstance(_response_200, list):
+            raise TypeError(
+                f"response_200: expected a list, got {type(_response_200).__name__}"
+            )
+        response_200 = cast(list[str], _response_200)
 
         return response_200
 

@@ -45,7 +45,12 @@ def build_request(
 def parse_success(response: httpx.Response) -> list[str]:
     """The success body of `get_datastacks_by_aligned_volume` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    response_200 = cast(list[str], response.json())
+    _response_200 = response.json()
+    if not isinstance(_response_200, list):
+        raise TypeError(
+            f"response_200: expected a list, got {type(_response_200).__name__}"
+        )
+    response_200 = cast(list[str], _response_200)
 
     return response_200
 
@@ -54,7 +59,12 @@ def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | ErrorMessage | list[str] | None:
     if response.status_code == 200:
-        response_200 = cast(list[str], response.json())
+        _response_200 = response.json()
+        if not isinstance(_response_200, list):
+            raise TypeError(
+                f"response_200: expected a list, got {type(_response_200).__name__}"
+            )
+        response_200 = cast(list[str], _response_200)
 
         return response_200
 

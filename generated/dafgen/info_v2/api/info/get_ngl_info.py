@@ -36,7 +36,10 @@ def build_request() -> dict[str, Any]:
 def parse_success(response: httpx.Response) -> GetNglInfoResponse200:
     """The success body of `get_ngl_info` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    response_200 = GetNglInfoResponse200.from_dict(response.json())
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = GetNglInfoResponse200.from_dict(data)
 
     return response_200
 

@@ -47,6 +47,10 @@ def parse_success(response: httpx.Response) -> list[TableMapping]:
     ValueError when the body has another shape."""
     response_200 = []
     _response_200 = response.json()
+    if not isinstance(_response_200, list):
+        raise TypeError(
+            f"response_200: expected a list, got {type(_response_200).__name__}"
+        )
     for response_200_item_data in _response_200:
         response_200_item = TableMapping.from_dict(response_200_item_data)
 
@@ -61,6 +65,10 @@ def _parse_response(
     if response.status_code == 200:
         response_200 = []
         _response_200 = response.json()
+        if not isinstance(_response_200, list):
+            raise TypeError(
+                f"response_200: expected a list, got {type(_response_200).__name__}"
+            )
         for response_200_item_data in _response_200:
             response_200_item = TableMapping.from_dict(response_200_item_data)
 

@@ -53,7 +53,10 @@ def build_request(
 def parse_success(response: httpx.Response) -> GetUniqueStringValuesResponse200:
     """The success body of `get_unique_string_values` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    response_200 = GetUniqueStringValuesResponse200.from_dict(response.json())
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = GetUniqueStringValuesResponse200.from_dict(data)
 
     return response_200
 

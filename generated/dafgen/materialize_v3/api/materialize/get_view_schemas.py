@@ -51,7 +51,10 @@ def build_request(
 def parse_success(response: httpx.Response) -> GetViewSchemasResponse200:
     """The success body of `get_view_schemas` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    response_200 = GetViewSchemasResponse200.from_dict(response.json())
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = GetViewSchemasResponse200.from_dict(data)
 
     return response_200
 

@@ -78,7 +78,10 @@ def build_request(
 def parse_success(response: httpx.Response) -> LeavesManyResponse:
     """The success body of `get_leaves_many` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    response_200 = LeavesManyResponse.from_dict(response.json())
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = LeavesManyResponse.from_dict(data)
 
     return response_200
 

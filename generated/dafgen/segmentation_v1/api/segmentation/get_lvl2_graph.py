@@ -67,7 +67,10 @@ def build_request(
 def parse_success(response: httpx.Response) -> Lvl2GraphResponse:
     """The success body of `get_lvl2_graph` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    response_200 = Lvl2GraphResponse.from_dict(response.json())
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = Lvl2GraphResponse.from_dict(data)
 
     return response_200
 

@@ -93,7 +93,10 @@ def build_request(
 def parse_success(response: httpx.Response) -> Manifest:
     """The success body of `get_manifest` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    response_200 = Manifest.from_dict(response.json())
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = Manifest.from_dict(data)
 
     return response_200
 

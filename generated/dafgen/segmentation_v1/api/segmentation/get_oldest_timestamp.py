@@ -63,7 +63,10 @@ def build_request(
 def parse_success(response: httpx.Response) -> OldestTimestamp:
     """The success body of `get_oldest_timestamp` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    response_200 = OldestTimestamp.from_dict(response.json())
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = OldestTimestamp.from_dict(data)
 
     return response_200
 

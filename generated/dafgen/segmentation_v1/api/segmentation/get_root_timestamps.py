@@ -87,7 +87,10 @@ def build_request(
 def parse_success(response: httpx.Response) -> RootTimestampsResponse:
     """The success body of `get_root_timestamps` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    response_200 = RootTimestampsResponse.from_dict(response.json())
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = RootTimestampsResponse.from_dict(data)
 
     return response_200
 

@@ -94,7 +94,10 @@ def build_request(
 def parse_success(response: httpx.Response) -> EditResult:
     """The success body of `merge` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    response_200 = EditResult.from_dict(response.json())
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = EditResult.from_dict(data)
 
     return response_200
 
