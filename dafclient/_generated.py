@@ -1,17 +1,21 @@
 """The bridge to the generated request modules in ``dafclient._wire``.
 
-The facade owns the transport, so it uses the generated modules sans-I/O: each endpoint module's
-request builder (``_get_kwargs``) gives the method, path, query and body exactly as the spec
-declares them, and its parser (``_parse_response``) gives the typed model. Only this module touches
-those names.
+The facade owns the transport, so it uses the generated modules sans-I/O. Every endpoint module
+has two public functions our template (``codegen/templates/openapi``) adds: ``build_request``,
+the typed request builder (method, path, query and body exactly as the spec declares them; mypy
+checks every argument), and ``parse_success``, the success body as its declared type. Requests
+become :class:`Call` objects through :func:`call`; bodies are read through :func:`read` (or
+:func:`parse` for a model), so a reply of the wrong shape is a :class:`ResponseFormatError`.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import sys
+from collections.abc import Callable
 from io import BytesIO
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar, cast
 
 import attrs
 import httpx
@@ -22,20 +26,19 @@ from dafclient.errors import ResponseFormatError
 T = TypeVar("T")
 
 
-class _Endpoint(Protocol):
-    def _get_kwargs(self, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
-
-
 def call(
-    endpoint: Any,
     server: str,
-    *args: Any,
+    built: dict[str, Any],
+    *,
     idempotent: bool | None = None,
     accept: frozenset[int] = frozenset(),
-    **kwargs: Any,
 ) -> Call:
-    """The :class:`Call` for generated ``endpoint`` on ``server`` with the given arguments."""
-    built: dict[str, Any] = endpoint._get_kwargs(*args, **kwargs)
+    """The :class:`Call` on ``server`` for a request a generated ``build_request`` made.
+
+    Every request goes through a generated endpoint module's typed ``build_request``, so mypy
+    checks each argument against the spec: ``gen.call(server, get_roots.build_request(table,
+    body=...), idempotent=True)``.
+    """
     content = built.get("content")
     if isinstance(content, BytesIO):
         content = content.getvalue()
@@ -123,6 +126,26 @@ def _from_dict(model: type[T], data: Any, request: Call, response: httpx.Respons
         ) from exc
 
 
+def read(parser: Callable[[httpx.Response], T], request: Call, response: httpx.Response) -> T:
+    """A success body through a generated endpoint module's ``parse_success``: the declared type,
+    or a :class:`ResponseFormatError` naming the method, the URL and what was wrong."""
+    try:
+        return parser(response)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResponseFormatError(
+            f"expected JSON, got {response.text[:200]!r}",
+            method=request.method,
+            url=str(response.request.url),
+        ) from exc
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        what = f"missing key {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        raise ResponseFormatError(
+            f"the reply does not have the declared shape ({what})",
+            method=request.method,
+            url=str(response.request.url),
+        ) from exc
+
+
 def parse(model: type[T], request: Call, response: httpx.Response) -> T:
     """``model.from_dict`` of the response JSON, or :class:`ResponseFormatError`."""
     return _from_dict(model, read_json(request, response), request, response)
@@ -144,7 +167,7 @@ class RawBody:
     """A request body already in JSON form, for a generated endpoint that wants a model.
 
     Generated request builders call ``body.to_dict()``; large bodies (10,000 annotations) skip
-    building one attrs object per item this way.
+    building one attrs object per item this way. Made by :func:`raw_body`.
     """
 
     def __init__(self, data: Any) -> None:
@@ -152,3 +175,12 @@ class RawBody:
 
     def to_dict(self) -> Any:
         return self._data
+
+
+def raw_body(model: type[T], data: Any) -> T:
+    """``data``, already the JSON form of a ``model`` body, standing in for a ``model`` object.
+
+    The builder only calls ``to_dict()`` on its body, so this is typed as ``model``: mypy still
+    checks that the builder receives the body type it declares.
+    """
+    return cast(T, RawBody(data))

@@ -229,9 +229,8 @@ def _parse(plan: Plan[T], call: Call, response: httpx.Response, operation: str |
     except _PARSE_FAILURES as exc:
         if isinstance(exc, DafError):
             raise
-        where = f"{operation}: " if operation else ""
         raise ResponseFormatError(
-            f"{where}the reply is not what the route returns ({type(exc).__name__}: {exc})",
+            f"the reply is not what the route returns ({type(exc).__name__}: {exc})",
             method=call.method,
             url=str(response.request.url),
             operation=operation,

@@ -24,7 +24,9 @@ def datastack_record(
         cached = context.cached_datastack(name)
         if cached is not None:
             return cached
-    request = gen.call(get_datastack_full, context.server_address, datastack_name=name)
+    request = gen.call(
+        context.server_address, get_datastack_full.build_request(datastack_name=name)
+    )
     response = yield request
     record = gen.parse(DataStackFull, request, response)
     context.remember_datastack(name, record)

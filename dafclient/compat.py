@@ -41,7 +41,7 @@ class CAVEL2CacheClient(L2CacheClient, _DictL2CacheBase):
     """The L2 cache client of a client made with :data:`CAVEclient`: ``get_l2data`` answers
     CAVEclient's dict, as notebooks written for CAVEclient index it."""
 
-    get_l2data = sync_op(_DictL2CacheBase._get_l2data_as_dict)
+    get_l2data = sync_op(_DictL2CacheBase._get_l2data_as_dict)  # type: ignore[assignment]
 
 
 class CAVEFrameworkClient(FrameworkClient):

@@ -92,17 +92,23 @@ class RequestTimeoutError(DafTransportError):
 class ResponseFormatError(DafError):
     """A success response whose body is not what the route returns (e.g. truncated binary).
 
-    ``operation`` names the dafclient method that read it (``ChunkedGraphClient.get_root_id``),
-    when known.
+    ``reason`` says what was wrong; ``operation`` names the dafclient method that read it
+    (``ChunkedGraphClient.get_root_id``), when known; the message names all of them with the
+    method and URL.
     """
 
     def __init__(
         self, message: str, *, method: str, url: str, operation: str | None = None
     ) -> None:
+        self.reason = message
         self.method = method
         self.url = redact_url(url)
         self.operation = operation
         super().__init__(f"{message} ({method} {self.url})")
+
+    def __str__(self) -> str:
+        where = f"{self.operation}: " if self.operation else ""
+        return f"{where}{self.reason} ({self.method} {self.url})"
 
 
 _REQUEST_ID_HEADERS = frozenset({"x-request-id", "x-amzn-requestid", "x-cloud-trace-context"})

@@ -138,7 +138,7 @@ def _reported_versions(
     from dafclient.config import normalize_server
     from dafclient.services.annotation import ANNOTATION_API
     from dafclient.services.auth import AUTH_API
-    from dafclient.services.chunkedgraph import SEGMENTATION_API
+    from dafclient.services.chunkedgraph import CHUNKEDGRAPH_API
     from dafclient.services.info import INFO_API
     from dafclient.services.schema import SCHEMA_API
     from dafclient.services.state import STATE_API
@@ -150,7 +150,7 @@ def _reported_versions(
         "info": INFO_API,
         "schema": SCHEMA_API,
         "annotation": ANNOTATION_API,
-        "chunkedgraph": SEGMENTATION_API,
+        "chunkedgraph": CHUNKEDGRAPH_API,
         "state": STATE_API,
     }
     base = normalize_server(server)

@@ -12,6 +12,11 @@ from typing import Any
 
 from dafclient._codegen.config import ServiceTarget
 
+TEMPLATES = Path(__file__).parent / "templates" / "openapi"
+"""Templates replacing openapi-python-client's own of the same name: ``endpoint_module.py.jinja``
+adds the public typed request builder and success parser of every endpoint module;
+``property_templates/list_property.py.jinja`` makes a model refuse a non-list where a list belongs."""
+
 
 class CodegenError(RuntimeError):
     """A generator failed or reported a problem that would leave generated code incomplete."""
@@ -49,6 +54,8 @@ def generate_service(target: ServiceTarget, out_dir: Path, options: dict[str, An
             str(out_dir),
             "--config",
             str(config_path),
+            "--custom-template-path",
+            str(TEMPLATES),
             # A warning means an operation or a model was dropped: the package would not cover
             # the whole spec, so the generator itself fails.
             "--fail-on-warning",

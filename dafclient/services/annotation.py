@@ -40,7 +40,14 @@ from dafclient._wire.annotation_v2.api.annotation import (
     update_annotations,
     update_table_metadata,
 )
-from dafclient._wire.annotation_v2.models import TableMetadata
+from dafclient._wire.annotation_v2.models import (
+    CreateTableRequest,
+    DeleteAnnotationsRequest,
+    PostAnnotationsRequest,
+    TableMetadata,
+    UpdateAnnotationsRequest,
+    UpdateTableRequest,
+)
 from dafclient.annotations import bulk
 from dafclient.annotations.bulk import BulkResult, RowState
 from dafclient.annotations.bulk_partitioned import (
@@ -313,7 +320,7 @@ class AnnotationClientBase(ServiceClient):
         if timestamp is not None:
             to_epoch_seconds(timestamp)
         server, volume = yield from self._volume(aligned_volume_name)
-        request = gen.call(get_tables, server, aligned_volume_name=volume)
+        request = gen.call(server, get_tables.build_request(aligned_volume_name=volume))
         data = read_json(request, (yield request))
         if not isinstance(data, list):
             raise ResponseFormatError(
@@ -327,7 +334,8 @@ class AnnotationClientBase(ServiceClient):
         """A table's metadata (schema type, owner, voxel resolution, permissions...)."""
         server, volume = yield from self._volume(aligned_volume_name)
         request = gen.call(
-            get_table_metadata, server, aligned_volume_name=volume, table_name=table_name
+            server,
+            get_table_metadata.build_request(aligned_volume_name=volume, table_name=table_name),
         )
         metadata = gen.parse(TableMetadata, request, (yield request))
         # CAVEclient folds the three into one list; md["voxel_resolution"] answers it too.
@@ -347,7 +355,8 @@ class AnnotationClientBase(ServiceClient):
         """Rows in a table, superseded and deleted ones included."""
         server, volume = yield from self._volume(aligned_volume_name)
         request = gen.call(
-            get_annotation_count, server, aligned_volume_name=volume, table_name=table_name
+            server,
+            get_annotation_count.build_request(aligned_volume_name=volume, table_name=table_name),
         )
         return int(read_json(request, (yield request)))
 
@@ -415,7 +424,12 @@ class AnnotationClientBase(ServiceClient):
         body = {"table_name": table_name, "schema_type": schema_name, "metadata": metadata}
         server, volume = yield from self._volume(aligned_volume_name)
         self._forget_table(volume, table_name)
-        request = gen.call(create_table, server, aligned_volume_name=volume, body=gen.RawBody(body))
+        request = gen.call(
+            server,
+            create_table.build_request(
+                aligned_volume_name=volume, body=gen.raw_body(CreateTableRequest, body)
+            ),
+        )
         response = yield request
         return response.text.strip()
 
@@ -448,10 +462,13 @@ class AnnotationClientBase(ServiceClient):
             changes["user_id"] = str(user_id)
         server, volume = yield from self._volume(aligned_volume_name)
         request = gen.call(
-            update_table_metadata,
             server,
-            aligned_volume_name=volume,
-            body=gen.RawBody({"table_name": table_name, "metadata": changes}),
+            update_table_metadata.build_request(
+                aligned_volume_name=volume,
+                body=gen.raw_body(
+                    UpdateTableRequest, {"table_name": table_name, "metadata": changes}
+                ),
+            ),
         )
         return gen.parse(TableMetadata, request, (yield request))
 
@@ -459,7 +476,9 @@ class AnnotationClientBase(ServiceClient):
         """Mark a table deleted (owner only); its rows stay readable."""
         server, volume = yield from self._volume(aligned_volume_name)
         self._forget_table(volume, table_name)
-        request = gen.call(delete_table, server, aligned_volume_name=volume, table_name=table_name)
+        request = gen.call(
+            server, delete_table.build_request(aligned_volume_name=volume, table_name=table_name)
+        )
         return bool(read_json(request, (yield request)))
 
     def _get_annotation(
@@ -484,11 +503,14 @@ class AnnotationClientBase(ServiceClient):
         # The ids travel in the query string; proxies cap request lines near 8 kB.
         for start in range(0, len(ids), bulk.READ_BACK_CHUNK):
             request = gen.call(
-                get_annotations,
                 server,
-                aligned_volume_name=volume,
-                table_name=table_name,
-                annotation_ids=",".join(str(i) for i in ids[start : start + bulk.READ_BACK_CHUNK]),
+                get_annotations.build_request(
+                    aligned_volume_name=volume,
+                    table_name=table_name,
+                    annotation_ids=",".join(
+                        str(i) for i in ids[start : start + bulk.READ_BACK_CHUNK]
+                    ),
+                ),
             )
             data = read_json(request, (yield request))
             if not isinstance(data, list):
@@ -500,14 +522,14 @@ class AnnotationClientBase(ServiceClient):
 
     def _write(
         self,
-        endpoint: Any,
+        update: bool,
         table_name: str,
         records: list[dict[str, Any]] | EncodedJson,
         aligned_volume_name: str | None,
         count: int | None = None,
         expect: tuple[type[Any], str] | None = None,
     ) -> Plan[Any]:
-        """Send one batch of annotations to ``endpoint`` (POST or PUT) and return its JSON.
+        """Send one batch of annotations (PUT when ``update``, else POST) and return its JSON.
 
         ``records`` is the list of annotations, or their ``{"annotations": [...]}`` body already
         encoded (then ``count`` says how many it holds). ``expect`` is the type the reply must
@@ -521,13 +543,15 @@ class AnnotationClientBase(ServiceClient):
             )
         body = records if isinstance(records, EncodedJson) else {"annotations": records}
         server, volume = yield from self._volume(aligned_volume_name)
-        request = gen.call(
-            endpoint,
-            server,
-            aligned_volume_name=volume,
-            table_name=table_name,
-            body=gen.RawBody(body),
-        )
+        if update:
+            built = update_annotations.build_request(
+                volume, table_name, body=gen.raw_body(UpdateAnnotationsRequest, body)
+            )
+        else:
+            built = post_annotations.build_request(
+                volume, table_name, body=gen.raw_body(PostAnnotationsRequest, body)
+            )
+        request = gen.call(server, built)
         reply = read_json(request, (yield request))
         if expect is not None and not isinstance(reply, expect[0]):
             raise ResponseFormatError(
@@ -544,7 +568,7 @@ class AnnotationClientBase(ServiceClient):
     ) -> Plan[dict[int, int]]:
         """Send one batch of replacements; the service's old id → new id mapping."""
         server, volume = yield from self._volume(aligned_volume_name)
-        mapping = yield from self._write(update_annotations, table_name, records, volume, count)
+        mapping = yield from self._write(True, table_name, records, volume, count)
         if not isinstance(mapping, Mapping):
             url = (
                 f"{server}/annotation/api/v2/aligned_volume/{volume}/table/{table_name}/annotations"
@@ -576,7 +600,7 @@ class AnnotationClientBase(ServiceClient):
         body, count = yield from self._write_body(
             table_name, data, False, aligned_volume_name, validate, ignore_columns
         )
-        ids = yield from self._write(post_annotations, table_name, body, aligned_volume_name, count)
+        ids = yield from self._write(False, table_name, body, aligned_volume_name, count)
         return [int(i) for i in ids]
 
     def _post_annotation_df(
@@ -691,11 +715,14 @@ class AnnotationClientBase(ServiceClient):
         ids = as_id_array(annotation_ids, name="annotation_ids")
         server, volume = yield from self._volume(aligned_volume_name)
         request = gen.call(
-            delete_annotations,
             server,
-            aligned_volume_name=volume,
-            table_name=table_name,
-            body=gen.RawBody({"annotation_ids": [int(i) for i in ids.tolist()]}),
+            delete_annotations.build_request(
+                aligned_volume_name=volume,
+                table_name=table_name,
+                body=gen.raw_body(
+                    DeleteAnnotationsRequest, {"annotation_ids": [int(i) for i in ids.tolist()]}
+                ),
+            ),
         )
         return [int(i) for i in read_json(request, (yield request))]
 
@@ -1042,7 +1069,7 @@ class AnnotationClientBase(ServiceClient):
     def _post_rows(
         self, table: str, volume: str, body: bytes, count: int
     ) -> Plan[list[int | None]]:
-        ids = yield from self._write(post_annotations, table, EncodedJson(body), volume, count)
+        ids = yield from self._write(False, table, EncodedJson(body), volume, count)
         return list(ids_of(ids, "post"))
 
     def _update_rows(

@@ -174,12 +174,14 @@ class AuthClientBase(ServiceClient):
     # -- plans --------------------------------------------------------------------------------
     def _get_tokens(self) -> Plan[list[ApiKey]]:
         """Your API tokens, newest first."""
-        request = gen.call(get_user_tokens, (yield from self._server()))
+        request = gen.call((yield from self._server()), get_user_tokens.build_request())
         return gen.parse_list(ApiKey, request, (yield request))
 
     def _create_token(self) -> Plan[str]:
         """Create a new API token (older tokens stay valid) and return it."""
-        request = gen.call(create_token, (yield from self._server()), idempotent=False)
+        request = gen.call(
+            (yield from self._server()), create_token.build_request(), idempotent=False
+        )
         token = read_json(request, (yield request))
         if not isinstance(token, str):
             raise ResponseFormatError(
@@ -189,23 +191,25 @@ class AuthClientBase(ServiceClient):
 
     def _get_user_cache(self) -> Plan[UserCache]:
         """Your identity, groups and per-dataset permissions, as services see them."""
-        request = gen.call(get_user_cache, (yield from self._server()))
+        request = gen.call((yield from self._server()), get_user_cache.build_request())
         return gen.parse(UserCache, request, (yield request))
 
     def _get_user_me(self) -> Plan[User]:
         """Your user record."""
-        request = gen.call(get_user_me, (yield from self._server()))
+        request = gen.call((yield from self._server()), get_user_me.build_request())
         return gen.parse(User, request, (yield request))
 
     def _get_user_information(self, user_ids: Iterable[int] | int) -> Plan[list[UserName]]:
         """Names of users by id."""
         ids = ",".join(str(i) for i in as_id_array(user_ids, name="user_ids").tolist())
-        request = gen.call(get_usernames, (yield from self._server()), id=ids)
+        request = gen.call((yield from self._server()), get_usernames.build_request(id=ids))
         return gen.parse_list(UserName, request, (yield request))
 
     def _get_group_users(self, group_id: int) -> Plan[list[GroupMember]]:
         """Members of a group (needs an admin role)."""
-        request = gen.call(get_group_users, (yield from self._server()), group_id=group_id)
+        request = gen.call(
+            (yield from self._server()), get_group_users.build_request(group_id=group_id)
+        )
         return gen.parse_list(GroupMember, request, (yield request))
 
 

@@ -62,7 +62,7 @@ class InfoServiceBase(ServiceClient):
     def _get_datastacks(self) -> Plan[list[str]]:
         """Names of the datastacks you may view."""
         yield from self._require_version(2, "get_datastacks")
-        request = gen.call(get_datastacks, (yield from self._server()))
+        request = gen.call((yield from self._server()), get_datastacks.build_request())
         return _string_list(request, (yield request))
 
     def _get_datastack_info(
@@ -74,7 +74,7 @@ class InfoServiceBase(ServiceClient):
     def _get_aligned_volumes(self) -> Plan[list[str]]:
         """Names of the aligned volumes you may view."""
         yield from self._require_version(2, "get_aligned_volumes")
-        request = gen.call(get_aligned_volumes, (yield from self._server()))
+        request = gen.call((yield from self._server()), get_aligned_volumes.build_request())
         return _string_list(request, (yield request))
 
     def _get_aligned_volume_info(
@@ -88,9 +88,8 @@ class InfoServiceBase(ServiceClient):
         """An aligned volume by its numeric id."""
         yield from self._require_version(2, "get_aligned_volume_info_by_id")
         request = gen.call(
-            get_aligned_volume_by_id,
             (yield from self._server()),
-            aligned_volume_id=aligned_volume_id,
+            get_aligned_volume_by_id.build_request(aligned_volume_id=aligned_volume_id),
         )
         return gen.parse(AlignedVolume, request, (yield request))
 
@@ -102,9 +101,8 @@ class InfoServiceBase(ServiceClient):
         if aligned_volume is None:
             aligned_volume = (yield from datastack_record(self._ctx)).aligned_volume.name
         request = gen.call(
-            get_datastacks_by_aligned_volume,
             (yield from self._server()),
-            aligned_volume_name=aligned_volume,
+            get_datastacks_by_aligned_volume.build_request(aligned_volume_name=aligned_volume),
         )
         return _string_list(request, (yield request))
 
@@ -213,7 +211,9 @@ class InfoServiceBase(ServiceClient):
         name = self._ctx.require_datastack(dataset_name)
         if use_stored and name in self._datasets:
             return self._datasets[name]
-        request = gen.call(get_dataset, (yield from self._server()), dataset_name=name)
+        request = gen.call(
+            (yield from self._server()), get_dataset.build_request(dataset_name=name)
+        )
         record = gen.parse(DataSet, request, (yield request))
         self._datasets[name] = record
         return record
@@ -221,7 +221,7 @@ class InfoServiceBase(ServiceClient):
     def _get_datasets(self) -> Plan[list[str]]:
         """Names of the datasets in the legacy (v1) registry."""
         yield from self._require_version(1, "get_datasets")
-        request = gen.call(get_datasets, (yield from self._server()))
+        request = gen.call((yield from self._server()), get_datasets.build_request())
         return _string_list(request, (yield request))
 
     def _get_dataset_info(

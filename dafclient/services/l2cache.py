@@ -30,7 +30,7 @@ id>": {attribute: value}}``, ``{}`` for uncached ids. Ids are sent in batches of
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -44,6 +44,7 @@ from dafclient._wire.l2cache_v1.api.l2cache import (
     get_attributes,
     get_table_mapping,
 )
+from dafclient._wire.l2cache_v1.models import L2IdsRequest
 from dafclient.errors import InputError, NotFoundError, ResponseFormatError
 from dafclient.format_utils import table_id_from_source
 from dafclient.ids import IdArray, IdsLike, as_id_array
@@ -142,12 +143,13 @@ class L2CacheBase(ServiceClient):
         for start in range(0, ids.size, L2DATA_BATCH):
             batch = ids[start : start + L2DATA_BATCH]
             request = gen.call(
-                get_attributes,
                 server,
-                table_id=table,
-                body=gen.RawBody({"l2_ids": batch.tolist()}),
-                attribute_names=names,
-                int64_as_str=False,
+                get_attributes.build_request(
+                    table_id=table,
+                    body=gen.raw_body(L2IdsRequest, {"l2_ids": batch.tolist()}),
+                    attribute_names=names,
+                    int64_as_str=False,
+                ),
                 idempotent=True,
             )
             data = read_json(request, (yield request))
@@ -204,7 +206,7 @@ class L2CacheBase(ServiceClient):
     def _cache_metadata(self) -> Plan[dict[str, str]]:
         """Attribute name → the numpy dtype it is *stored* in (``"<class 'numpy.uint32'>"``)."""
         if self._metadata is None:
-            request = gen.call(get_attribute_metadata, (yield from self._server()))
+            request = gen.call((yield from self._server()), get_attribute_metadata.build_request())
             data = read_json(request, (yield request))
             if not isinstance(data, dict):
                 raise ResponseFormatError("expected an object", method="GET", url=request.url)
@@ -219,7 +221,7 @@ class L2CacheBase(ServiceClient):
         """Chunkedgraph table id → ``{cv_path, l2cache_id}`` of every table with a cache
         (fetched once)."""
         if self._table_mapping_cache is None:
-            request = gen.call(get_table_mapping, (yield from self._server()))
+            request = gen.call((yield from self._server()), get_table_mapping.build_request())
             data = read_json(request, (yield request))
             if not isinstance(data, dict):
                 raise ResponseFormatError("expected an object", method="GET", url=request.url)
@@ -244,8 +246,41 @@ class L2CacheBase(ServiceClient):
 class L2CacheClient(SyncBinding, L2CacheBase):
     """The datastack's L2 cache, on its local server."""
 
-    get_l2data = sync_op(L2CacheBase._get_l2data)
     get_l2data_table = sync_op(L2CacheBase._get_l2data_table)
+
+    if TYPE_CHECKING:  # the result depends on as_dict: overloads for mypy and IDEs
+
+        @overload
+        def get_l2data(
+            self,
+            l2_ids: IdsLike,
+            attributes: str | Iterable[str] | None = None,
+            *,
+            split_columns: bool = True,
+            as_dict: Literal[False] = False,
+        ) -> pd.DataFrame: ...
+        @overload
+        def get_l2data(
+            self,
+            l2_ids: IdsLike,
+            attributes: str | Iterable[str] | None = None,
+            *,
+            split_columns: bool = True,
+            as_dict: Literal[True],
+        ) -> L2Data: ...
+        @overload
+        def get_l2data(
+            self,
+            l2_ids: IdsLike,
+            attributes: str | Iterable[str] | None = None,
+            *,
+            split_columns: bool = True,
+            as_dict: bool = False,
+        ) -> pd.DataFrame | L2Data: ...
+        def get_l2data(self, *args: Any, **kwargs: Any) -> Any: ...
+    else:
+        get_l2data = sync_op(L2CacheBase._get_l2data)
+
     cache_metadata = sync_op(L2CacheBase._cache_metadata)
     get_attributes = sync_op(L2CacheBase._get_attributes)
     table_mapping = sync_op(L2CacheBase._table_mapping)
@@ -261,8 +296,41 @@ class AsyncL2CacheClient(AsyncBinding, L2CacheBase):
     """:class:`L2CacheClient` with coroutine methods (``get_attributes()`` instead of the
     ``attributes`` property)."""
 
-    get_l2data = async_op(L2CacheBase._get_l2data)
     get_l2data_table = async_op(L2CacheBase._get_l2data_table)
+
+    if TYPE_CHECKING:  # the result depends on as_dict: overloads for mypy and IDEs
+
+        @overload
+        async def get_l2data(
+            self,
+            l2_ids: IdsLike,
+            attributes: str | Iterable[str] | None = None,
+            *,
+            split_columns: bool = True,
+            as_dict: Literal[False] = False,
+        ) -> pd.DataFrame: ...
+        @overload
+        async def get_l2data(
+            self,
+            l2_ids: IdsLike,
+            attributes: str | Iterable[str] | None = None,
+            *,
+            split_columns: bool = True,
+            as_dict: Literal[True],
+        ) -> L2Data: ...
+        @overload
+        async def get_l2data(
+            self,
+            l2_ids: IdsLike,
+            attributes: str | Iterable[str] | None = None,
+            *,
+            split_columns: bool = True,
+            as_dict: bool = False,
+        ) -> pd.DataFrame | L2Data: ...
+        async def get_l2data(self, *args: Any, **kwargs: Any) -> Any: ...
+    else:
+        get_l2data = async_op(L2CacheBase._get_l2data)
+
     cache_metadata = async_op(L2CacheBase._cache_metadata)
     get_attributes = async_op(L2CacheBase._get_attributes)
     table_mapping = async_op(L2CacheBase._table_mapping)

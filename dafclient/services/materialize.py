@@ -54,6 +54,7 @@ from dafclient._wire.materialize_v3.api.materialize import (
     query_table,
     query_view,
 )
+from dafclient._wire.materialize_v3.models import JoinQuery, LiveQuery, SimpleQuery
 from dafclient.errors import InputError, ResponseFormatError
 from dafclient.resolutions import checked_resolution
 from dafclient.services.materialize_frames import (
@@ -204,7 +205,8 @@ class MaterializeBase(ServiceClient):
     def _get_versions(self, expired: bool = False) -> Plan[list[int]]:
         """Version numbers of the datastack (valid ones; all with ``expired=True``)."""
         request = gen.call(
-            get_versions, (yield from self._server()), self._datastack(), expired=expired
+            (yield from self._server()),
+            get_versions.build_request(self._datastack(), expired=expired),
         )
         data = read_json(request, (yield request))
         if not isinstance(data, list) or not all(isinstance(v, int) for v in data):
@@ -222,7 +224,8 @@ class MaterializeBase(ServiceClient):
         """A version's record; ``time_stamp`` and ``expires_on`` as UTC datetimes."""
         number = yield from self._resolve_version(version)
         request = gen.call(
-            get_version_metadata, (yield from self._server()), self._datastack(), number
+            (yield from self._server()),
+            get_version_metadata.build_request(self._datastack(), number),
         )
         return _version_record(read_json(request, (yield request)), request)
 
@@ -241,10 +244,8 @@ class MaterializeBase(ServiceClient):
     def _get_versions_metadata(self, expired: bool = False) -> Plan[list[dict[str, Any]]]:
         """Records of the datastack's versions (see :meth:`get_version_metadata`)."""
         request = gen.call(
-            get_versions_metadata,
             (yield from self._server()),
-            self._datastack(),
-            expired=expired,
+            get_versions_metadata.build_request(self._datastack(), expired=expired),
             accept=frozenset({404}),
         )
         response = yield request
@@ -259,7 +260,9 @@ class MaterializeBase(ServiceClient):
     def _get_tables(self, version: int | None = None) -> Plan[list[str]]:
         """Names of a version's tables."""
         number = yield from self._resolve_version(version)
-        request = gen.call(get_tables, (yield from self._server()), self._datastack(), number)
+        request = gen.call(
+            (yield from self._server()), get_tables.build_request(self._datastack(), number)
+        )
         data = read_json(request, (yield request))
         if not isinstance(data, list):
             raise ResponseFormatError("expected a list", method="GET", url=request.url)
@@ -282,7 +285,8 @@ class MaterializeBase(ServiceClient):
         if cached is not None:
             return dict(cached)
         request = gen.call(
-            get_table_metadata, (yield from self._server()), self._datastack(), number, table_name
+            (yield from self._server()),
+            get_table_metadata.build_request(self._datastack(), number, table_name),
         )
         record = self._table_record(read_json(request, (yield request)), request)
         self._metadata[(table_name, number)] = record
@@ -292,7 +296,8 @@ class MaterializeBase(ServiceClient):
         """The metadata of every table of a version (as :meth:`get_table_metadata`)."""
         number = yield from self._resolve_version(version)
         request = gen.call(
-            get_tables_metadata, (yield from self._server()), self._datastack(), number
+            (yield from self._server()),
+            get_tables_metadata.build_request(self._datastack(), number),
         )
         data = read_json(request, (yield request))
         if not isinstance(data, list):
@@ -308,7 +313,8 @@ class MaterializeBase(ServiceClient):
         """Valid rows of a table at a version (None if the version lacks it)."""
         number = yield from self._resolve_version(version)
         request = gen.call(
-            get_table_count, (yield from self._server()), self._datastack(), number, table_name
+            (yield from self._server()),
+            get_table_count.build_request(self._datastack(), number, table_name),
         )
         data = read_json(request, (yield request))
         if data is not None and (isinstance(data, bool) or not isinstance(data, int)):
@@ -388,18 +394,23 @@ class MaterializeBase(ServiceClient):
                     if isinstance(select_columns, Mapping)
                     else {table: list(select_columns)}
                 )
-            endpoint: Any = join_query
-            args: tuple[Any, ...] = (server, self._datastack(), number)
-            extra: dict[str, Any] = {}
+            built = join_query.build_request(
+                self._datastack(), number, body=gen.raw_body(JoinQuery, body)
+            )
         else:
             if select_columns is not None:
                 if isinstance(select_columns, Mapping):
                     raise InputError("select_columns of one table is a list of column names")
                 body["select_columns"] = list(select_columns)
-            endpoint = query_table
-            args = (server, self._datastack(), number, table)
-            extra = {"count": get_counts, "random_sample": random_sample}
-        request = self._query_call(gen.call(endpoint, *args, body=gen.RawBody(body), **extra))
+            built = query_table.build_request(
+                self._datastack(),
+                number,
+                table,
+                body=gen.raw_body(SimpleQuery, body),
+                count=get_counts,
+                random_sample=random_sample,
+            )
+        request = self._query_call(gen.call(server, built))
         response = yield request
         frame = yield from self._decode(
             request,
@@ -789,11 +800,10 @@ class MaterializeBase(ServiceClient):
             body["suffix_map"] = dict(suffixes)
         request = self._query_call(
             gen.call(
-                join_query,
                 (yield from self._server()),
-                self._datastack(),
-                number,
-                body=gen.RawBody(body),
+                join_query.build_request(
+                    self._datastack(), number, body=gen.raw_body(JoinQuery, body)
+                ),
             )
         )
         frame = yield from self._decode(
@@ -857,11 +867,12 @@ class MaterializeBase(ServiceClient):
             body["suffixes"] = dict(suffixes)
         request = self._query_call(
             gen.call(
-                live_query,
                 (yield from self._server()),
-                self._datastack(),
-                body=gen.RawBody(body),
-                allow_invalid_root_ids=allow_invalid_root_ids,
+                live_query.build_request(
+                    self._datastack(),
+                    body=gen.raw_body(LiveQuery, body),
+                    allow_invalid_root_ids=allow_invalid_root_ids,
+                ),
             )
         )
         frame = yield from self._decode(
@@ -883,13 +894,10 @@ class MaterializeBase(ServiceClient):
         return _with_metadata(frame, metadata)
 
     # -- views and string values -------------------------------------------------------------------
-    def _json_get(
-        self, endpoint: Any, *args: Any, accept: frozenset[int] = frozenset()
-    ) -> Plan[Any]:
-        """The JSON object a GET route answers (None for an accepted error status)."""
-        request = gen.call(
-            endpoint, (yield from self._server()), self._datastack(), *args, accept=accept
-        )
+    def _json_get(self, built: dict[str, Any], accept: frozenset[int] = frozenset()) -> Plan[Any]:
+        """The JSON object a GET route answers (None for an accepted error status); ``built`` is
+        the request a generated ``build_request`` made."""
+        request = gen.call((yield from self._server()), built, accept=accept)
         response = yield request
         if response.status_code in accept:
             return None
@@ -901,7 +909,9 @@ class MaterializeBase(ServiceClient):
     def _get_views(self, version: int | None = None) -> Plan[dict[str, dict[str, Any]]]:
         """The views of a version: ``{name: {"id", "description"}}``."""
         number = yield from self._resolve_version(version)
-        data: dict[str, dict[str, Any]] = yield from self._json_get(get_views, number)
+        data: dict[str, dict[str, Any]] = yield from self._json_get(
+            get_views.build_request(self._datastack(), number)
+        )
         return data
 
     def _get_view_metadata(
@@ -909,7 +919,9 @@ class MaterializeBase(ServiceClient):
     ) -> Plan[dict[str, Any]]:
         """A view's metadata (``voxel_resolution`` ``[x, y, z]`` added)."""
         number = yield from self._resolve_version(materialization_version)
-        data = yield from self._json_get(get_view_metadata, number, view_name)
+        data = yield from self._json_get(
+            get_view_metadata.build_request(self._datastack(), number, view_name)
+        )
         record = dict(data)
         record["voxel_resolution"] = [record.get(f"voxel_resolution_{a}") for a in _AXES]
         return record
@@ -919,7 +931,9 @@ class MaterializeBase(ServiceClient):
     ) -> Plan[dict[str, Any]]:
         """A view's columns: ``{column: {"type": …, "format"?: …}}``."""
         number = yield from self._resolve_version(materialization_version)
-        data: dict[str, Any] = yield from self._json_get(get_view_schema, number, view_name)
+        data: dict[str, Any] = yield from self._json_get(
+            get_view_schema.build_request(self._datastack(), number, view_name)
+        )
         return data
 
     def _get_view_schemas(
@@ -927,7 +941,9 @@ class MaterializeBase(ServiceClient):
     ) -> Plan[dict[str, dict[str, Any]]]:
         """Every view's columns (``{}`` when the version has no view)."""
         number = yield from self._resolve_version(materialization_version)
-        data = yield from self._json_get(get_view_schemas, number, accept=frozenset({404}))
+        data = yield from self._json_get(
+            get_view_schemas.build_request(self._datastack(), number), accept=frozenset({404})
+        )
         return {} if data is None else dict(data)
 
     def _query_view(
@@ -965,14 +981,15 @@ class MaterializeBase(ServiceClient):
             body["select_columns"] = list(select_columns)
         request = self._query_call(
             gen.call(
-                query_view,
                 (yield from self._server()),
-                self._datastack(),
-                number,
-                view_name,
-                body=gen.RawBody(body),
-                count=get_counts,
-                random_sample=random_sample,
+                query_view.build_request(
+                    self._datastack(),
+                    number,
+                    view_name,
+                    body=gen.raw_body(SimpleQuery, body),
+                    count=get_counts,
+                    random_sample=random_sample,
+                ),
             )
         )
         frame = decode_query(request, (yield request), split_positions)
@@ -984,7 +1001,9 @@ class MaterializeBase(ServiceClient):
 
     def _get_unique_string_values(self, table: str) -> Plan[dict[str, list[str | None]]]:
         """Distinct values of each string column of a live table."""
-        data = yield from self._json_get(get_unique_string_values, table)
+        data = yield from self._json_get(
+            get_unique_string_values.build_request(self._datastack(), table)
+        )
         return {str(k): list(v) for k, v in data.items()}
 
     # -- helpers -----------------------------------------------------------------------------------

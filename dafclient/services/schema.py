@@ -41,8 +41,10 @@ class SchemaClientBase(ServiceClient):
     def _get_schemas(self) -> Plan[list[str]]:
         """Names of every annotation type, in the service's order."""
         server = yield from self._server()
-        endpoint = get_types if (yield from self._api_version()) == 2 else get_types_v1
-        request = gen.call(endpoint, server)
+        if (yield from self._api_version()) == 2:
+            request = gen.call(server, get_types.build_request())
+        else:
+            request = gen.call(server, get_types_v1.build_request())
         response = yield request
         return list(
             _expect(list, read_json(request, response), request, response, "a list of names")
@@ -52,9 +54,9 @@ class SchemaClientBase(ServiceClient):
         """The JSON Schema of one annotation type (``definitions`` plus a top-level ``$ref``)."""
         server = yield from self._server()
         if (yield from self._api_version()) == 2:
-            request = gen.call(get_type_schema, server, annotation_type=schema_type)
+            request = gen.call(server, get_type_schema.build_request(annotation_type=schema_type))
         else:
-            request = gen.call(get_type_schema_v1, server, schema_type=schema_type)
+            request = gen.call(server, get_type_schema_v1.build_request(schema_type=schema_type))
         response = yield request
         return dict(_expect(dict, read_json(request, response), request, response, "a JSON Schema"))
 
@@ -69,9 +71,8 @@ class SchemaClientBase(ServiceClient):
                 result[name] = yield from self._schema_definition(name)
             return result
         request = gen.call(
-            get_type_schemas,
             (yield from self._server()),
-            schema_names=",".join(names),
+            get_type_schemas.build_request(schema_names=",".join(names)),
             idempotent=True,
         )
         response = yield request
@@ -84,7 +85,7 @@ class SchemaClientBase(ServiceClient):
         if (yield from self._api_version()) == 1:
             names = yield from self._get_schemas()
             return (yield from self._schema_definition_multi(names))
-        request = gen.call(get_all_type_schemas, (yield from self._server()))
+        request = gen.call((yield from self._server()), get_all_type_schemas.build_request())
         response = yield request
         return dict(
             _expect(dict, read_json(request, response), request, response, "a map of schemas")

@@ -114,16 +114,15 @@ class StateClientBase(ServiceClient):
         else:
             number = int(state_id)
             server = yield from self._server()
-            endpoint = get_state if (yield from self._api_version()) == 1 else get_state_legacy
-            request = gen.call(endpoint, server, state_id=number)
+            if (yield from self._api_version()) == 1:
+                request = gen.call(server, get_state.build_request(state_id=number))
+            else:
+                request = gen.call(server, get_state_legacy.build_request(state_id=number))
         return read_json(request, (yield request))
 
-    def _upload(self, endpoint: Any, state_id: int | None, body: Any, **params: Any) -> Plan[int]:
-        server = yield from self._server()
-        if state_id is None:
-            request = gen.call(endpoint, server, body=body, **params)
-        else:
-            request = gen.call(endpoint, server, state_id=state_id, body=body, **params)
+    def _upload(self, built: dict[str, Any]) -> Plan[int]:
+        """Send an upload request (a generated ``build_request``'s) and read the new id."""
+        request = gen.call((yield from self._server()), built)
         response = yield request
         url = read_json(request, response)
         if not isinstance(url, str):
@@ -139,16 +138,20 @@ class StateClientBase(ServiceClient):
         body = neuroglancer_json(json_state)
         version = yield from self._api_version()
         if state_id is None:
-            endpoint = post_state if version == 1 else post_state_legacy
-            return (yield from self._upload(endpoint, None, body))
+            if version == 1:
+                return (yield from self._upload(post_state.build_request(body=body)))
+            return (yield from self._upload(post_state_legacy.build_request(body=body)))
         if version != 1:
             raise ConfigurationError("uploading with an explicit state_id needs state API v1")
-        extra = {} if timestamp is None else {"timestamp": to_epoch_seconds(timestamp)}
-        return (yield from self._upload(post_state_with_id, state_id, body, **extra))
+        at = None if timestamp is None else to_epoch_seconds(timestamp)
+        built = post_state_with_id.build_request(state_id, body=body, timestamp=at)
+        return (yield from self._upload(built))
 
     def _get_property_json(self, state_id: int) -> Plan[Any]:
         """A segment-properties document by id."""
-        request = gen.call(get_property, (yield from self._server()), state_id=int(state_id))
+        request = gen.call(
+            (yield from self._server()), get_property.build_request(state_id=int(state_id))
+        )
         return read_json(request, (yield request))
 
     def _upload_property_json(
@@ -166,8 +169,9 @@ class StateClientBase(ServiceClient):
                 "pass a larger max_size (or None) if the server accepts it"
             )
         if state_id is None:
-            return (yield from self._upload(post_property, None, body))
-        return (yield from self._upload(post_property_with_id, state_id, body))
+            return (yield from self._upload(post_property.build_request(body=body)))
+        built = post_property_with_id.build_request(int(state_id), body=body)
+        return (yield from self._upload(built))
 
     def _viewer(self, ngl_url: str | None) -> Plan[str]:
         viewer = ngl_url or self._ngl_url

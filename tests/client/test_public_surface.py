@@ -92,6 +92,38 @@ def test_public_methods_look_hand_written(
     assert problems == []
 
 
+FREE_FORM_RESULTS = {
+    "info.image_cloudvolume",  # a cloudvolume.CloudVolume: the library has no type hints
+    "info.segmentation_cloudvolume",
+    "state.get_state_json",  # a Neuroglancer state: any JSON document the user stored
+    "state.get_property_json",  # a segment-properties document: any JSON
+}
+"""Methods whose result has no fixed shape on the wire; every other result type is concrete."""
+
+
+@pytest.mark.parametrize("service", SUB_CLIENTS)
+def test_results_are_typed_where_the_wire_shape_is_known(
+    clients: tuple[FrameworkClient, AsyncFrameworkClient], service: str
+) -> None:
+    untyped = []
+    for name, method in _public_methods(getattr(clients[0], service)):
+        returned = inspect.signature(method).return_annotation
+        text = returned if isinstance(returned, str) else inspect.formatannotation(returned)
+        if f"{service}.{name}" in FREE_FORM_RESULTS:
+            continue
+        if text in ("Any", "typing.Any", "object") or "Plan[" in text or "Generator[" in text:
+            untyped.append(f"{name} -> {text}")
+    assert untyped == []
+
+
+def test_free_form_results_are_methods_that_exist(
+    clients: tuple[FrameworkClient, AsyncFrameworkClient],
+) -> None:
+    for qualified in FREE_FORM_RESULTS:
+        service, name = qualified.split(".")
+        assert callable(getattr(getattr(clients[0], service), name)), qualified
+
+
 def _parameters(method: Any) -> list[tuple[str, Any, Any]]:
     return [(p.name, p.kind, p.default) for p in inspect.signature(method).parameters.values()]
 

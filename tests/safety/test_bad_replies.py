@@ -79,7 +79,9 @@ def _leaf_ids(body: Any) -> list[int] | None:
     """The ids ``body`` carries if it is a well-formed leaves answer."""
     if not isinstance(body, dict):
         return None
-    ids = body.get("leaf_ids", [])
+    if "leaf_ids" not in body:  # required by the spec: the reply is read as its declared model
+        return None
+    ids = body["leaf_ids"]
     if not isinstance(ids, list):
         return None
     if not all(

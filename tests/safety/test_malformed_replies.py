@@ -330,9 +330,13 @@ def test_a_malformed_success_body_is_a_format_error(
             example(client, ids)
         except ResponseFormatError as error:
             assert error.url.startswith("http") and error.method in {"GET", "POST", "PUT", "DELETE"}
+            assert error.reason.strip(), "the error does not say what was wrong"
+            message = str(error)
+            assert error.reason in message and f"{error.method} {error.url}" in message
             if not name.startswith("annotation.bulk_"):  # batches run outside the method's plan
                 assert error.operation is not None
                 assert error.operation.endswith("." + name.split(".")[1])
+                assert message.startswith(error.operation + ": ")
 
     check()
     assert switch.answered > 0, f"{name} sent no request once armed"

@@ -35,7 +35,12 @@ class DeleteAnnotationsRequest:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
-        annotation_ids = cast(list[int], d.pop("annotation_ids"))
+        _annotation_ids = d.pop("annotation_ids")
+        if not isinstance(_annotation_ids, list):
+            raise TypeError(
+                f"annotation_ids: expected a list, got {type(_annotation_ids).__name__}"
+            )
+        annotation_ids = cast(list[int], _annotation_ids)
 
         delete_annotations_request = cls(
             annotation_ids=annotation_ids,

@@ -46,6 +46,10 @@ class UpdateAnnotationsRequest:
         d = dict(src_dict)
         annotations = []
         _annotations = d.pop("annotations")
+        if not isinstance(_annotations, list):
+            raise TypeError(
+                f"annotations: expected a list, got {type(_annotations).__name__}"
+            )
         for annotations_item_data in _annotations:
             annotations_item = AnnotationUpdateInput.from_dict(annotations_item_data)
 

@@ -175,11 +175,19 @@ class UserCache:
 
         affiliations = []
         _affiliations = d.pop("affiliations")
+        if not isinstance(_affiliations, list):
+            raise TypeError(
+                f"affiliations: expected a list, got {type(_affiliations).__name__}"
+            )
         for componentsschemas_affiliations_item_data in _affiliations:
             componentsschemas_affiliations_item = []
             _componentsschemas_affiliations_item = (
                 componentsschemas_affiliations_item_data
             )
+            if not isinstance(_componentsschemas_affiliations_item, list):
+                raise TypeError(
+                    f"/components/schemas/Affiliations_item: expected a list, got {type(_componentsschemas_affiliations_item).__name__}"
+                )
             for (
                 componentsschemas_affiliations_item_item_data
             ) in _componentsschemas_affiliations_item:
@@ -193,7 +201,10 @@ class UserCache:
 
             affiliations.append(componentsschemas_affiliations_item)
 
-        groups = cast(list[str], d.pop("groups"))
+        _groups = d.pop("groups")
+        if not isinstance(_groups, list):
+            raise TypeError(f"groups: expected a list, got {type(_groups).__name__}")
+        groups = cast(list[str], _groups)
 
         permissions = UserCachePermissions.from_dict(d.pop("permissions"))
 
@@ -205,14 +216,28 @@ class UserCache:
 
         missing_tos = []
         _missing_tos = d.pop("missing_tos")
+        if not isinstance(_missing_tos, list):
+            raise TypeError(
+                f"missing_tos: expected a list, got {type(_missing_tos).__name__}"
+            )
         for missing_tos_item_data in _missing_tos:
             missing_tos_item = MissingTos.from_dict(missing_tos_item_data)
 
             missing_tos.append(missing_tos_item)
 
-        datasets_admin = cast(list[str], d.pop("datasets_admin", UNSET))
+        _datasets_admin = d.pop("datasets_admin", UNSET)
+        if _datasets_admin is not UNSET and not isinstance(_datasets_admin, list):
+            raise TypeError(
+                f"datasets_admin: expected a list, got {type(_datasets_admin).__name__}"
+            )
+        datasets_admin = cast(list[str], _datasets_admin)
 
-        groups_admin = cast(list[str], d.pop("groups_admin", UNSET))
+        _groups_admin = d.pop("groups_admin", UNSET)
+        if _groups_admin is not UNSET and not isinstance(_groups_admin, list):
+            raise TypeError(
+                f"groups_admin: expected a list, got {type(_groups_admin).__name__}"
+            )
+        groups_admin = cast(list[str], _groups_admin)
 
         user_cache = cls(
             id=id,

@@ -138,11 +138,19 @@ class UserFull:
 
         affiliations = []
         _affiliations = d.pop("affiliations")
+        if not isinstance(_affiliations, list):
+            raise TypeError(
+                f"affiliations: expected a list, got {type(_affiliations).__name__}"
+            )
         for componentsschemas_affiliations_item_data in _affiliations:
             componentsschemas_affiliations_item = []
             _componentsschemas_affiliations_item = (
                 componentsschemas_affiliations_item_data
             )
+            if not isinstance(_componentsschemas_affiliations_item, list):
+                raise TypeError(
+                    f"/components/schemas/Affiliations_item: expected a list, got {type(_componentsschemas_affiliations_item).__name__}"
+                )
             for (
                 componentsschemas_affiliations_item_item_data
             ) in _componentsschemas_affiliations_item:
@@ -160,6 +168,10 @@ class UserFull:
 
         admin_datasets = []
         _admin_datasets = d.pop("admin_datasets")
+        if not isinstance(_admin_datasets, list):
+            raise TypeError(
+                f"admin_datasets: expected a list, got {type(_admin_datasets).__name__}"
+            )
         for admin_datasets_item_data in _admin_datasets:
             admin_datasets_item = DatasetRef.from_dict(admin_datasets_item_data)
 

@@ -56,6 +56,8 @@ class UserPage:
 
         items = []
         _items = d.pop("items")
+        if not isinstance(_items, list):
+            raise TypeError(f"items: expected a list, got {type(_items).__name__}")
         for items_item_data in _items:
             items_item = UserPublic.from_dict(items_item_data)
 

@@ -95,11 +95,19 @@ class UserPublic:
 
         affiliations = []
         _affiliations = d.pop("affiliations")
+        if not isinstance(_affiliations, list):
+            raise TypeError(
+                f"affiliations: expected a list, got {type(_affiliations).__name__}"
+            )
         for componentsschemas_affiliations_item_data in _affiliations:
             componentsschemas_affiliations_item = []
             _componentsschemas_affiliations_item = (
                 componentsschemas_affiliations_item_data
             )
+            if not isinstance(_componentsschemas_affiliations_item, list):
+                raise TypeError(
+                    f"/components/schemas/Affiliations_item: expected a list, got {type(_componentsschemas_affiliations_item).__name__}"
+                )
             for (
                 componentsschemas_affiliations_item_item_data
             ) in _componentsschemas_affiliations_item:

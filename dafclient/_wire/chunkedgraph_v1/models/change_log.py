@@ -82,6 +82,10 @@ class ChangeLog:
 
         operations_ids = []
         _operations_ids = d.pop("operations_ids")
+        if not isinstance(_operations_ids, list):
+            raise TypeError(
+                f"operations_ids: expected a list, got {type(_operations_ids).__name__}"
+            )
         for operations_ids_item_data in _operations_ids:
 
             def _parse_operations_ids_item(data: object) -> int | str:
@@ -93,6 +97,10 @@ class ChangeLog:
 
         past_ids = []
         _past_ids = d.pop("past_ids")
+        if not isinstance(_past_ids, list):
+            raise TypeError(
+                f"past_ids: expected a list, got {type(_past_ids).__name__}"
+            )
         for past_ids_item_data in _past_ids:
 
             def _parse_past_ids_item(data: object) -> int | str:

@@ -43,6 +43,10 @@ class ChildrenResponse:
         d = dict(src_dict)
         children_ids = []
         _children_ids = d.pop("children_ids")
+        if not isinstance(_children_ids, list):
+            raise TypeError(
+                f"children_ids: expected a list, got {type(_children_ids).__name__}"
+            )
         for children_ids_item_data in _children_ids:
 
             def _parse_children_ids_item(data: object) -> int | str:

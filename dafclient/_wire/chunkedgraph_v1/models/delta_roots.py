@@ -52,6 +52,10 @@ class DeltaRoots:
         d = dict(src_dict)
         new_roots = []
         _new_roots = d.pop("new_roots")
+        if not isinstance(_new_roots, list):
+            raise TypeError(
+                f"new_roots: expected a list, got {type(_new_roots).__name__}"
+            )
         for new_roots_item_data in _new_roots:
 
             def _parse_new_roots_item(data: object) -> int | str:
@@ -63,6 +67,10 @@ class DeltaRoots:
 
         old_roots = []
         _old_roots = d.pop("old_roots")
+        if not isinstance(_old_roots, list):
+            raise TypeError(
+                f"old_roots: expected a list, got {type(_old_roots).__name__}"
+            )
         for old_roots_item_data in _old_roots:
 
             def _parse_old_roots_item(data: object) -> int | str:

@@ -50,6 +50,10 @@ class EditResult:
         d = dict(src_dict)
         new_root_ids = []
         _new_root_ids = d.pop("new_root_ids")
+        if not isinstance(_new_root_ids, list):
+            raise TypeError(
+                f"new_root_ids: expected a list, got {type(_new_root_ids).__name__}"
+            )
         for new_root_ids_item_data in _new_root_ids:
 
             def _parse_new_root_ids_item(data: object) -> int | str:

@@ -61,13 +61,26 @@ class FindPathResponse:
         d = dict(src_dict)
         centroids_list = []
         _centroids_list = d.pop("centroids_list")
+        if not isinstance(_centroids_list, list):
+            raise TypeError(
+                f"centroids_list: expected a list, got {type(_centroids_list).__name__}"
+            )
         for centroids_list_item_data in _centroids_list:
-            centroids_list_item = cast(list[float], centroids_list_item_data)
+            _centroids_list_item = centroids_list_item_data
+            if not isinstance(_centroids_list_item, list):
+                raise TypeError(
+                    f"centroids_list_item: expected a list, got {type(_centroids_list_item).__name__}"
+                )
+            centroids_list_item = cast(list[float], _centroids_list_item)
 
             centroids_list.append(centroids_list_item)
 
         failed_l2_ids = []
         _failed_l2_ids = d.pop("failed_l2_ids")
+        if not isinstance(_failed_l2_ids, list):
+            raise TypeError(
+                f"failed_l2_ids: expected a list, got {type(_failed_l2_ids).__name__}"
+            )
         for failed_l2_ids_item_data in _failed_l2_ids:
 
             def _parse_failed_l2_ids_item(data: object) -> int | str:
@@ -79,6 +92,8 @@ class FindPathResponse:
 
         l2_path = []
         _l2_path = d.pop("l2_path")
+        if not isinstance(_l2_path, list):
+            raise TypeError(f"l2_path: expected a list, got {type(_l2_path).__name__}")
         for l2_path_item_data in _l2_path:
 
             def _parse_l2_path_item(data: object) -> int | str:

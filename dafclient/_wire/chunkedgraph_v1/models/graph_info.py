@@ -131,6 +131,8 @@ class GraphInfo:
 
         scales = []
         _scales = d.pop("scales")
+        if not isinstance(_scales, list):
+            raise TypeError(f"scales: expected a list, got {type(_scales).__name__}")
         for scales_item_data in _scales:
             scales_item = GraphInfoScale.from_dict(scales_item_data)
 

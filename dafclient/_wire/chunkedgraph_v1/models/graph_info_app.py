@@ -37,7 +37,12 @@ class GraphInfoApp:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
-        supported_api_versions = cast(list[int], d.pop("supported_api_versions"))
+        _supported_api_versions = d.pop("supported_api_versions")
+        if not isinstance(_supported_api_versions, list):
+            raise TypeError(
+                f"supported_api_versions: expected a list, got {type(_supported_api_versions).__name__}"
+            )
+        supported_api_versions = cast(list[int], _supported_api_versions)
 
         graph_info_app = cls(
             supported_api_versions=supported_api_versions,

@@ -88,9 +88,19 @@ class GraphInfoGraph:
         )
 
         d = dict(src_dict)
-        chunk_size = cast(list[int], d.pop("chunk_size"))
+        _chunk_size = d.pop("chunk_size")
+        if not isinstance(_chunk_size, list):
+            raise TypeError(
+                f"chunk_size: expected a list, got {type(_chunk_size).__name__}"
+            )
+        chunk_size = cast(list[int], _chunk_size)
 
-        bounding_box = cast(list[int], d.pop("bounding_box"))
+        _bounding_box = d.pop("bounding_box")
+        if not isinstance(_bounding_box, list):
+            raise TypeError(
+                f"bounding_box: expected a list, got {type(_bounding_box).__name__}"
+            )
+        bounding_box = cast(list[int], _bounding_box)
 
         n_bits_for_layer_id = d.pop("n_bits_for_layer_id")
 

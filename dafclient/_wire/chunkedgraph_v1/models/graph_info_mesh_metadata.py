@@ -64,7 +64,12 @@ class GraphInfoMeshMetadata:
 
         unsharded_mesh_dir = d.pop("unsharded_mesh_dir", UNSET)
 
-        draco_grid_sizes = cast(list[float], d.pop("draco_grid_sizes", UNSET))
+        _draco_grid_sizes = d.pop("draco_grid_sizes", UNSET)
+        if _draco_grid_sizes is not UNSET and not isinstance(_draco_grid_sizes, list):
+            raise TypeError(
+                f"draco_grid_sizes: expected a list, got {type(_draco_grid_sizes).__name__}"
+            )
+        draco_grid_sizes = cast(list[float], _draco_grid_sizes)
 
         graph_info_mesh_metadata = cls(
             uniform_draco_grid_size=uniform_draco_grid_size,

@@ -95,23 +95,54 @@ class GraphInfoScale:
         d = dict(src_dict)
         key = d.pop("key")
 
-        resolution = cast(list[float], d.pop("resolution"))
+        _resolution = d.pop("resolution")
+        if not isinstance(_resolution, list):
+            raise TypeError(
+                f"resolution: expected a list, got {type(_resolution).__name__}"
+            )
+        resolution = cast(list[float], _resolution)
 
-        size = cast(list[int], d.pop("size"))
+        _size = d.pop("size")
+        if not isinstance(_size, list):
+            raise TypeError(f"size: expected a list, got {type(_size).__name__}")
+        size = cast(list[int], _size)
 
-        voxel_offset = cast(list[int], d.pop("voxel_offset"))
+        _voxel_offset = d.pop("voxel_offset")
+        if not isinstance(_voxel_offset, list):
+            raise TypeError(
+                f"voxel_offset: expected a list, got {type(_voxel_offset).__name__}"
+            )
+        voxel_offset = cast(list[int], _voxel_offset)
 
         chunk_sizes = []
         _chunk_sizes = d.pop("chunk_sizes")
+        if not isinstance(_chunk_sizes, list):
+            raise TypeError(
+                f"chunk_sizes: expected a list, got {type(_chunk_sizes).__name__}"
+            )
         for chunk_sizes_item_data in _chunk_sizes:
-            chunk_sizes_item = cast(list[int], chunk_sizes_item_data)
+            _chunk_sizes_item = chunk_sizes_item_data
+            if not isinstance(_chunk_sizes_item, list):
+                raise TypeError(
+                    f"chunk_sizes_item: expected a list, got {type(_chunk_sizes_item).__name__}"
+                )
+            chunk_sizes_item = cast(list[int], _chunk_sizes_item)
 
             chunk_sizes.append(chunk_sizes_item)
 
         encoding = d.pop("encoding")
 
+        _compressed_segmentation_block_size = d.pop(
+            "compressed_segmentation_block_size", UNSET
+        )
+        if _compressed_segmentation_block_size is not UNSET and not isinstance(
+            _compressed_segmentation_block_size, list
+        ):
+            raise TypeError(
+                f"compressed_segmentation_block_size: expected a list, got {type(_compressed_segmentation_block_size).__name__}"
+            )
         compressed_segmentation_block_size = cast(
-            list[int], d.pop("compressed_segmentation_block_size", UNSET)
+            list[int], _compressed_segmentation_block_size
         )
 
         _sharding = d.pop("sharding", UNSET)

@@ -37,7 +37,12 @@ class IsLatestRootsResponse:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
-        is_latest = cast(list[bool], d.pop("is_latest"))
+        _is_latest = d.pop("is_latest")
+        if not isinstance(_is_latest, list):
+            raise TypeError(
+                f"is_latest: expected a list, got {type(_is_latest).__name__}"
+            )
+        is_latest = cast(list[bool], _is_latest)
 
         is_latest_roots_response = cls(
             is_latest=is_latest,

@@ -43,6 +43,10 @@ class L2ChunkChildrenResponse:
         d = dict(src_dict)
         l2_chunk_children = []
         _l2_chunk_children = d.pop("l2_chunk_children")
+        if not isinstance(_l2_chunk_children, list):
+            raise TypeError(
+                f"l2_chunk_children: expected a list, got {type(_l2_chunk_children).__name__}"
+            )
         for l2_chunk_children_item_data in _l2_chunk_children:
 
             def _parse_l2_chunk_children_item(data: object) -> int | str:

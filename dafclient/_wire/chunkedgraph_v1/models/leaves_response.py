@@ -43,6 +43,10 @@ class LeavesResponse:
         d = dict(src_dict)
         leaf_ids = []
         _leaf_ids = d.pop("leaf_ids")
+        if not isinstance(_leaf_ids, list):
+            raise TypeError(
+                f"leaf_ids: expected a list, got {type(_leaf_ids).__name__}"
+            )
         for leaf_ids_item_data in _leaf_ids:
 
             def _parse_leaf_ids_item(data: object) -> int | str:

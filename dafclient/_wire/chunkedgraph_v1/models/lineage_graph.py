@@ -80,6 +80,8 @@ class LineageGraph:
 
         links = []
         _links = d.pop("links")
+        if not isinstance(_links, list):
+            raise TypeError(f"links: expected a list, got {type(_links).__name__}")
         for links_item_data in _links:
             links_item = LineageLink.from_dict(links_item_data)
 
@@ -89,6 +91,8 @@ class LineageGraph:
 
         nodes = []
         _nodes = d.pop("nodes")
+        if not isinstance(_nodes, list):
+            raise TypeError(f"nodes: expected a list, got {type(_nodes).__name__}")
         for nodes_item_data in _nodes:
             nodes_item = LineageNode.from_dict(nodes_item_data)
 

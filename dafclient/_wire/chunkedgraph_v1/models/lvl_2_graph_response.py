@@ -47,9 +47,17 @@ class Lvl2GraphResponse:
         d = dict(src_dict)
         edge_graph = []
         _edge_graph = d.pop("edge_graph")
+        if not isinstance(_edge_graph, list):
+            raise TypeError(
+                f"edge_graph: expected a list, got {type(_edge_graph).__name__}"
+            )
         for edge_graph_item_data in _edge_graph:
             edge_graph_item = []
             _edge_graph_item = edge_graph_item_data
+            if not isinstance(_edge_graph_item, list):
+                raise TypeError(
+                    f"edge_graph_item: expected a list, got {type(_edge_graph_item).__name__}"
+                )
             for componentsschemas_id_pair_item_data in _edge_graph_item:
 
                 def _parse_componentsschemas_id_pair_item(data: object) -> int | str:

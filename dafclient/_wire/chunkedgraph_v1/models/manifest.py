@@ -68,19 +68,41 @@ class Manifest:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
-        fragments = cast(list[str], d.pop("fragments"))
+        _fragments = d.pop("fragments")
+        if not isinstance(_fragments, list):
+            raise TypeError(
+                f"fragments: expected a list, got {type(_fragments).__name__}"
+            )
+        fragments = cast(list[str], _fragments)
 
-        seg_ids = cast(list[int], d.pop("seg_ids", UNSET))
+        _seg_ids = d.pop("seg_ids", UNSET)
+        if _seg_ids is not UNSET and not isinstance(_seg_ids, list):
+            raise TypeError(f"seg_ids: expected a list, got {type(_seg_ids).__name__}")
+        seg_ids = cast(list[int], _seg_ids)
 
-        seg_id_layers = cast(list[int], d.pop("seg_id_layers", UNSET))
+        _seg_id_layers = d.pop("seg_id_layers", UNSET)
+        if _seg_id_layers is not UNSET and not isinstance(_seg_id_layers, list):
+            raise TypeError(
+                f"seg_id_layers: expected a list, got {type(_seg_id_layers).__name__}"
+            )
+        seg_id_layers = cast(list[int], _seg_id_layers)
 
         _seg_chunk_coordinates = d.pop("seg_chunk_coordinates", UNSET)
         seg_chunk_coordinates: list[list[int]] | Unset = UNSET
         if _seg_chunk_coordinates is not UNSET:
+            if not isinstance(_seg_chunk_coordinates, list):
+                raise TypeError(
+                    f"seg_chunk_coordinates: expected a list, got {type(_seg_chunk_coordinates).__name__}"
+                )
             seg_chunk_coordinates = []
             for seg_chunk_coordinates_item_data in _seg_chunk_coordinates:
+                _seg_chunk_coordinates_item = seg_chunk_coordinates_item_data
+                if not isinstance(_seg_chunk_coordinates_item, list):
+                    raise TypeError(
+                        f"seg_chunk_coordinates_item: expected a list, got {type(_seg_chunk_coordinates_item).__name__}"
+                    )
                 seg_chunk_coordinates_item = cast(
-                    list[int], seg_chunk_coordinates_item_data
+                    list[int], _seg_chunk_coordinates_item
                 )
 
                 seg_chunk_coordinates.append(seg_chunk_coordinates_item)

@@ -81,12 +81,24 @@ class MergeLog:
         d = dict(src_dict)
         merge_edge_coords = []
         _merge_edge_coords = d.pop("merge_edge_coords")
+        if not isinstance(_merge_edge_coords, list):
+            raise TypeError(
+                f"merge_edge_coords: expected a list, got {type(_merge_edge_coords).__name__}"
+            )
         for merge_edge_coords_item_data in _merge_edge_coords:
             merge_edge_coords_item = []
             _merge_edge_coords_item = merge_edge_coords_item_data
+            if not isinstance(_merge_edge_coords_item, list):
+                raise TypeError(
+                    f"merge_edge_coords_item: expected a list, got {type(_merge_edge_coords_item).__name__}"
+                )
             for merge_edge_coords_item_item_data in _merge_edge_coords_item:
                 merge_edge_coords_item_item = []
                 _merge_edge_coords_item_item = merge_edge_coords_item_item_data
+                if not isinstance(_merge_edge_coords_item_item, list):
+                    raise TypeError(
+                        f"merge_edge_coords_item_item: expected a list, got {type(_merge_edge_coords_item_item).__name__}"
+                    )
                 for (
                     merge_edge_coords_item_item_item_data
                 ) in _merge_edge_coords_item_item:
@@ -94,6 +106,10 @@ class MergeLog:
                     _merge_edge_coords_item_item_item = (
                         merge_edge_coords_item_item_item_data
                     )
+                    if not isinstance(_merge_edge_coords_item_item_item, list):
+                        raise TypeError(
+                            f"merge_edge_coords_item_item_item: expected a list, got {type(_merge_edge_coords_item_item_item).__name__}"
+                        )
                     for (
                         componentsschemas_voxel_coordinate_item_data
                     ) in _merge_edge_coords_item_item_item:
@@ -121,12 +137,24 @@ class MergeLog:
 
         merge_edges = []
         _merge_edges = d.pop("merge_edges")
+        if not isinstance(_merge_edges, list):
+            raise TypeError(
+                f"merge_edges: expected a list, got {type(_merge_edges).__name__}"
+            )
         for merge_edges_item_data in _merge_edges:
             merge_edges_item = []
             _merge_edges_item = merge_edges_item_data
+            if not isinstance(_merge_edges_item, list):
+                raise TypeError(
+                    f"merge_edges_item: expected a list, got {type(_merge_edges_item).__name__}"
+                )
             for merge_edges_item_item_data in _merge_edges_item:
                 merge_edges_item_item = []
                 _merge_edges_item_item = merge_edges_item_item_data
+                if not isinstance(_merge_edges_item_item, list):
+                    raise TypeError(
+                        f"merge_edges_item_item: expected a list, got {type(_merge_edges_item_item).__name__}"
+                    )
                 for componentsschemas_id_pair_item_data in _merge_edges_item_item:
 
                     def _parse_componentsschemas_id_pair_item(

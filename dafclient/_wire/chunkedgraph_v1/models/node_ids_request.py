@@ -43,6 +43,10 @@ class NodeIdsRequest:
         d = dict(src_dict)
         node_ids = []
         _node_ids = d.pop("node_ids")
+        if not isinstance(_node_ids, list):
+            raise TypeError(
+                f"node_ids: expected a list, got {type(_node_ids).__name__}"
+            )
         for node_ids_item_data in _node_ids:
 
             def _parse_node_ids_item(data: object) -> int | str:

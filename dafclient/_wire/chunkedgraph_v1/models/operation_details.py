@@ -174,51 +174,110 @@ class OperationDetails:
         d = dict(src_dict)
         user = d.pop("user", UNSET)
 
-        roots = cast(list[int], d.pop("roots", UNSET))
+        _roots = d.pop("roots", UNSET)
+        if _roots is not UNSET and not isinstance(_roots, list):
+            raise TypeError(f"roots: expected a list, got {type(_roots).__name__}")
+        roots = cast(list[int], _roots)
 
-        source_ids = cast(list[int], d.pop("source_ids", UNSET))
+        _source_ids = d.pop("source_ids", UNSET)
+        if _source_ids is not UNSET and not isinstance(_source_ids, list):
+            raise TypeError(
+                f"source_ids: expected a list, got {type(_source_ids).__name__}"
+            )
+        source_ids = cast(list[int], _source_ids)
 
-        sink_ids = cast(list[int], d.pop("sink_ids", UNSET))
+        _sink_ids = d.pop("sink_ids", UNSET)
+        if _sink_ids is not UNSET and not isinstance(_sink_ids, list):
+            raise TypeError(
+                f"sink_ids: expected a list, got {type(_sink_ids).__name__}"
+            )
+        sink_ids = cast(list[int], _sink_ids)
 
         _source_coords = d.pop("source_coords", UNSET)
         source_coords: list[list[int]] | Unset = UNSET
         if _source_coords is not UNSET:
+            if not isinstance(_source_coords, list):
+                raise TypeError(
+                    f"source_coords: expected a list, got {type(_source_coords).__name__}"
+                )
             source_coords = []
             for source_coords_item_data in _source_coords:
-                source_coords_item = cast(list[int], source_coords_item_data)
+                _source_coords_item = source_coords_item_data
+                if not isinstance(_source_coords_item, list):
+                    raise TypeError(
+                        f"source_coords_item: expected a list, got {type(_source_coords_item).__name__}"
+                    )
+                source_coords_item = cast(list[int], _source_coords_item)
 
                 source_coords.append(source_coords_item)
 
         _sink_coords = d.pop("sink_coords", UNSET)
         sink_coords: list[list[int]] | Unset = UNSET
         if _sink_coords is not UNSET:
+            if not isinstance(_sink_coords, list):
+                raise TypeError(
+                    f"sink_coords: expected a list, got {type(_sink_coords).__name__}"
+                )
             sink_coords = []
             for sink_coords_item_data in _sink_coords:
-                sink_coords_item = cast(list[int], sink_coords_item_data)
+                _sink_coords_item = sink_coords_item_data
+                if not isinstance(_sink_coords_item, list):
+                    raise TypeError(
+                        f"sink_coords_item: expected a list, got {type(_sink_coords_item).__name__}"
+                    )
+                sink_coords_item = cast(list[int], _sink_coords_item)
 
                 sink_coords.append(sink_coords_item)
 
-        bb_offset = cast(list[int], d.pop("bb_offset", UNSET))
+        _bb_offset = d.pop("bb_offset", UNSET)
+        if _bb_offset is not UNSET and not isinstance(_bb_offset, list):
+            raise TypeError(
+                f"bb_offset: expected a list, got {type(_bb_offset).__name__}"
+            )
+        bb_offset = cast(list[int], _bb_offset)
 
         _added_edges = d.pop("added_edges", UNSET)
         added_edges: list[list[int]] | Unset = UNSET
         if _added_edges is not UNSET:
+            if not isinstance(_added_edges, list):
+                raise TypeError(
+                    f"added_edges: expected a list, got {type(_added_edges).__name__}"
+                )
             added_edges = []
             for added_edges_item_data in _added_edges:
-                added_edges_item = cast(list[int], added_edges_item_data)
+                _added_edges_item = added_edges_item_data
+                if not isinstance(_added_edges_item, list):
+                    raise TypeError(
+                        f"added_edges_item: expected a list, got {type(_added_edges_item).__name__}"
+                    )
+                added_edges_item = cast(list[int], _added_edges_item)
 
                 added_edges.append(added_edges_item)
 
         _removed_edges = d.pop("removed_edges", UNSET)
         removed_edges: list[list[int]] | Unset = UNSET
         if _removed_edges is not UNSET:
+            if not isinstance(_removed_edges, list):
+                raise TypeError(
+                    f"removed_edges: expected a list, got {type(_removed_edges).__name__}"
+                )
             removed_edges = []
             for removed_edges_item_data in _removed_edges:
-                removed_edges_item = cast(list[int], removed_edges_item_data)
+                _removed_edges_item = removed_edges_item_data
+                if not isinstance(_removed_edges_item, list):
+                    raise TypeError(
+                        f"removed_edges_item: expected a list, got {type(_removed_edges_item).__name__}"
+                    )
+                removed_edges_item = cast(list[int], _removed_edges_item)
 
                 removed_edges.append(removed_edges_item)
 
-        affinities = cast(list[float], d.pop("affinities", UNSET))
+        _affinities = d.pop("affinities", UNSET)
+        if _affinities is not UNSET and not isinstance(_affinities, list):
+            raise TypeError(
+                f"affinities: expected a list, got {type(_affinities).__name__}"
+            )
+        affinities = cast(list[float], _affinities)
 
         operation_status = d.pop("operation_status", UNSET)
 

@@ -76,7 +76,12 @@ class PcgError:
 
         timestamp = d.pop("timestamp")
 
-        traceback = cast(list[str], d.pop("traceback", UNSET))
+        _traceback = d.pop("traceback", UNSET)
+        if _traceback is not UNSET and not isinstance(_traceback, list):
+            raise TypeError(
+                f"traceback: expected a list, got {type(_traceback).__name__}"
+            )
+        traceback = cast(list[str], _traceback)
 
         pcg_error = cls(
             code=code,

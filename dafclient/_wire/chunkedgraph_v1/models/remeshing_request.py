@@ -43,6 +43,10 @@ class RemeshingRequest:
         d = dict(src_dict)
         new_lvl2_ids = []
         _new_lvl2_ids = d.pop("new_lvl2_ids")
+        if not isinstance(_new_lvl2_ids, list):
+            raise TypeError(
+                f"new_lvl2_ids: expected a list, got {type(_new_lvl2_ids).__name__}"
+            )
         for new_lvl2_ids_item_data in _new_lvl2_ids:
 
             def _parse_new_lvl2_ids_item(data: object) -> int | str:

@@ -37,7 +37,12 @@ class RootTimestampsResponse:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
-        timestamp = cast(list[float], d.pop("timestamp"))
+        _timestamp = d.pop("timestamp")
+        if not isinstance(_timestamp, list):
+            raise TypeError(
+                f"timestamp: expected a list, got {type(_timestamp).__name__}"
+            )
+        timestamp = cast(list[float], _timestamp)
 
         root_timestamps_response = cls(
             timestamp=timestamp,

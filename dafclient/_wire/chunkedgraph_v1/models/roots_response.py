@@ -43,6 +43,10 @@ class RootsResponse:
         d = dict(src_dict)
         root_ids = []
         _root_ids = d.pop("root_ids")
+        if not isinstance(_root_ids, list):
+            raise TypeError(
+                f"root_ids: expected a list, got {type(_root_ids).__name__}"
+            )
         for root_ids_item_data in _root_ids:
 
             def _parse_root_ids_item(data: object) -> int | str:

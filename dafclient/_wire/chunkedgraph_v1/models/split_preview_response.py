@@ -63,6 +63,10 @@ class SplitPreviewResponse:
 
         supervoxel_connected_components = []
         _supervoxel_connected_components = d.pop("supervoxel_connected_components")
+        if not isinstance(_supervoxel_connected_components, list):
+            raise TypeError(
+                f"supervoxel_connected_components: expected a list, got {type(_supervoxel_connected_components).__name__}"
+            )
         for (
             supervoxel_connected_components_item_data
         ) in _supervoxel_connected_components:
@@ -70,6 +74,10 @@ class SplitPreviewResponse:
             _supervoxel_connected_components_item = (
                 supervoxel_connected_components_item_data
             )
+            if not isinstance(_supervoxel_connected_components_item, list):
+                raise TypeError(
+                    f"supervoxel_connected_components_item: expected a list, got {type(_supervoxel_connected_components_item).__name__}"
+                )
             for (
                 supervoxel_connected_components_item_item_data
             ) in _supervoxel_connected_components_item:

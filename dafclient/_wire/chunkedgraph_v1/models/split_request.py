@@ -64,9 +64,15 @@ class SplitRequest:
         d = dict(src_dict)
         sources = []
         _sources = d.pop("sources")
+        if not isinstance(_sources, list):
+            raise TypeError(f"sources: expected a list, got {type(_sources).__name__}")
         for sources_item_data in _sources:
             sources_item = []
             _sources_item = sources_item_data
+            if not isinstance(_sources_item, list):
+                raise TypeError(
+                    f"sources_item: expected a list, got {type(_sources_item).__name__}"
+                )
             for componentsschemas_edit_point_item_data in _sources_item:
 
                 def _parse_componentsschemas_edit_point_item(
@@ -86,9 +92,15 @@ class SplitRequest:
 
         sinks = []
         _sinks = d.pop("sinks")
+        if not isinstance(_sinks, list):
+            raise TypeError(f"sinks: expected a list, got {type(_sinks).__name__}")
         for sinks_item_data in _sinks:
             sinks_item = []
             _sinks_item = sinks_item_data
+            if not isinstance(_sinks_item, list):
+                raise TypeError(
+                    f"sinks_item: expected a list, got {type(_sinks_item).__name__}"
+                )
             for componentsschemas_sink_point_item_data in _sinks_item:
 
                 def _parse_componentsschemas_sink_point_item(

@@ -59,10 +59,17 @@ class SubgraphResponse:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
-        affinities = cast(list[float], d.pop("affinities"))
+        _affinities = d.pop("affinities")
+        if not isinstance(_affinities, list):
+            raise TypeError(
+                f"affinities: expected a list, got {type(_affinities).__name__}"
+            )
+        affinities = cast(list[float], _affinities)
 
         areas = []
         _areas = d.pop("areas")
+        if not isinstance(_areas, list):
+            raise TypeError(f"areas: expected a list, got {type(_areas).__name__}")
         for areas_item_data in _areas:
 
             def _parse_areas_item(data: object) -> int | str:
@@ -74,9 +81,15 @@ class SubgraphResponse:
 
         nodes = []
         _nodes = d.pop("nodes")
+        if not isinstance(_nodes, list):
+            raise TypeError(f"nodes: expected a list, got {type(_nodes).__name__}")
         for nodes_item_data in _nodes:
             nodes_item = []
             _nodes_item = nodes_item_data
+            if not isinstance(_nodes_item, list):
+                raise TypeError(
+                    f"nodes_item: expected a list, got {type(_nodes_item).__name__}"
+                )
             for componentsschemas_id_pair_item_data in _nodes_item:
 
                 def _parse_componentsschemas_id_pair_item(data: object) -> int | str:

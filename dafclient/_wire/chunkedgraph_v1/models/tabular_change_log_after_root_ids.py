@@ -32,7 +32,12 @@ class TabularChangeLogAfterRootIds:
 
         additional_properties = {}
         for prop_name, prop_dict in d.items():
-            additional_property = cast(list[int], prop_dict)
+            _additional_property = prop_dict
+            if not isinstance(_additional_property, list):
+                raise TypeError(
+                    f"AdditionalProperty: expected a list, got {type(_additional_property).__name__}"
+                )
+            additional_property = cast(list[int], _additional_property)
 
             additional_properties[prop_name] = additional_property
 

@@ -43,6 +43,10 @@ class ValidNodesResponse:
         d = dict(src_dict)
         valid_roots = []
         _valid_roots = d.pop("valid_roots")
+        if not isinstance(_valid_roots, list):
+            raise TypeError(
+                f"valid_roots: expected a list, got {type(_valid_roots).__name__}"
+            )
         for valid_roots_item_data in _valid_roots:
 
             def _parse_valid_roots_item(data: object) -> int | str:

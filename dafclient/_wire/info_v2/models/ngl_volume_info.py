@@ -64,6 +64,10 @@ class NglVolumeInfo:
         d = dict(src_dict)
         image_layers = []
         _image_layers = d.pop("image_layers")
+        if not isinstance(_image_layers, list):
+            raise TypeError(
+                f"image_layers: expected a list, got {type(_image_layers).__name__}"
+            )
         for image_layers_item_data in _image_layers:
             image_layers_item = NglImageLayer.from_dict(image_layers_item_data)
 
@@ -71,6 +75,10 @@ class NglVolumeInfo:
 
         segmentation_layers = []
         _segmentation_layers = d.pop("segmentation_layers")
+        if not isinstance(_segmentation_layers, list):
+            raise TypeError(
+                f"segmentation_layers: expected a list, got {type(_segmentation_layers).__name__}"
+            )
         for segmentation_layers_item_data in _segmentation_layers:
             segmentation_layers_item = NglSegmentationLayer.from_dict(
                 segmentation_layers_item_data

@@ -114,15 +114,29 @@ class L2Attributes:
 
         mean_dt_nm = d.pop("mean_dt_nm", UNSET)
 
-        rep_coord_nm = cast(list[float], d.pop("rep_coord_nm", UNSET))
+        _rep_coord_nm = d.pop("rep_coord_nm", UNSET)
+        if _rep_coord_nm is not UNSET and not isinstance(_rep_coord_nm, list):
+            raise TypeError(
+                f"rep_coord_nm: expected a list, got {type(_rep_coord_nm).__name__}"
+            )
+        rep_coord_nm = cast(list[float], _rep_coord_nm)
 
         _chunk_intersect_count = d.pop("chunk_intersect_count", UNSET)
         chunk_intersect_count: list[list[int]] | Unset = UNSET
         if _chunk_intersect_count is not UNSET:
+            if not isinstance(_chunk_intersect_count, list):
+                raise TypeError(
+                    f"chunk_intersect_count: expected a list, got {type(_chunk_intersect_count).__name__}"
+                )
             chunk_intersect_count = []
             for chunk_intersect_count_item_data in _chunk_intersect_count:
+                _chunk_intersect_count_item = chunk_intersect_count_item_data
+                if not isinstance(_chunk_intersect_count_item, list):
+                    raise TypeError(
+                        f"chunk_intersect_count_item: expected a list, got {type(_chunk_intersect_count_item).__name__}"
+                    )
                 chunk_intersect_count_item = cast(
-                    list[int], chunk_intersect_count_item_data
+                    list[int], _chunk_intersect_count_item
                 )
 
                 chunk_intersect_count.append(chunk_intersect_count_item)
@@ -130,13 +144,23 @@ class L2Attributes:
         _pca = d.pop("pca", UNSET)
         pca: list[list[float]] | Unset = UNSET
         if _pca is not UNSET:
+            if not isinstance(_pca, list):
+                raise TypeError(f"pca: expected a list, got {type(_pca).__name__}")
             pca = []
             for pca_item_data in _pca:
-                pca_item = cast(list[float], pca_item_data)
+                _pca_item = pca_item_data
+                if not isinstance(_pca_item, list):
+                    raise TypeError(
+                        f"pca_item: expected a list, got {type(_pca_item).__name__}"
+                    )
+                pca_item = cast(list[float], _pca_item)
 
                 pca.append(pca_item)
 
-        pca_val = cast(list[float], d.pop("pca_val", UNSET))
+        _pca_val = d.pop("pca_val", UNSET)
+        if _pca_val is not UNSET and not isinstance(_pca_val, list):
+            raise TypeError(f"pca_val: expected a list, got {type(_pca_val).__name__}")
+        pca_val = cast(list[float], _pca_val)
 
         l2_attributes = cls(
             size_nm3=size_nm3,

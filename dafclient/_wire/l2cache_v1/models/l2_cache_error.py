@@ -71,7 +71,12 @@ class L2CacheError:
 
         timestamp = d.pop("timestamp")
 
-        traceback = cast(list[str], d.pop("traceback", UNSET))
+        _traceback = d.pop("traceback", UNSET)
+        if _traceback is not UNSET and not isinstance(_traceback, list):
+            raise TypeError(
+                f"traceback: expected a list, got {type(_traceback).__name__}"
+            )
+        traceback = cast(list[str], _traceback)
 
         l2_cache_error = cls(
             code=code,

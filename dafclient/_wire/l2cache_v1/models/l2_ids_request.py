@@ -43,6 +43,8 @@ class L2IdsRequest:
         d = dict(src_dict)
         l2_ids = []
         _l2_ids = d.pop("l2_ids")
+        if not isinstance(_l2_ids, list):
+            raise TypeError(f"l2_ids: expected a list, got {type(_l2_ids).__name__}")
         for l2_ids_item_data in _l2_ids:
 
             def _parse_l2_ids_item(data: object) -> int | str:

@@ -38,6 +38,10 @@ class GetUniqueStringValuesResponse200:
         for prop_name, prop_dict in d.items():
             additional_property = []
             _additional_property = prop_dict
+            if not isinstance(_additional_property, list):
+                raise TypeError(
+                    f"AdditionalProperty: expected a list, got {type(_additional_property).__name__}"
+                )
             for additional_property_item_data in _additional_property:
 
                 def _parse_additional_property_item(data: object) -> None | str:

@@ -185,8 +185,15 @@ class JoinQuery:
         d = dict(src_dict)
         tables = []
         _tables = d.pop("tables")
+        if not isinstance(_tables, list):
+            raise TypeError(f"tables: expected a list, got {type(_tables).__name__}")
         for tables_item_data in _tables:
-            tables_item = cast(list[str], tables_item_data)
+            _tables_item = tables_item_data
+            if not isinstance(_tables_item, list):
+                raise TypeError(
+                    f"tables_item: expected a list, got {type(_tables_item).__name__}"
+                )
+            tables_item = cast(list[str], _tables_item)
 
             tables.append(tables_item)
 
@@ -255,7 +262,12 @@ class JoinQuery:
         else:
             filter_regex_dict = RegexFilters.from_dict(_filter_regex_dict)
 
-        select_columns = cast(list[str], d.pop("select_columns", UNSET))
+        _select_columns = d.pop("select_columns", UNSET)
+        if _select_columns is not UNSET and not isinstance(_select_columns, list):
+            raise TypeError(
+                f"select_columns: expected a list, got {type(_select_columns).__name__}"
+            )
+        select_columns = cast(list[str], _select_columns)
 
         _select_column_map = d.pop("select_column_map", UNSET)
         select_column_map: JoinQuerySelectColumnMap | Unset
@@ -264,7 +276,12 @@ class JoinQuery:
         else:
             select_column_map = JoinQuerySelectColumnMap.from_dict(_select_column_map)
 
-        suffixes = cast(list[str], d.pop("suffixes", UNSET))
+        _suffixes = d.pop("suffixes", UNSET)
+        if _suffixes is not UNSET and not isinstance(_suffixes, list):
+            raise TypeError(
+                f"suffixes: expected a list, got {type(_suffixes).__name__}"
+            )
+        suffixes = cast(list[str], _suffixes)
 
         _suffix_map = d.pop("suffix_map", UNSET)
         suffix_map: JoinQuerySuffixMap | Unset
@@ -277,7 +294,14 @@ class JoinQuery:
 
         limit = d.pop("limit", UNSET)
 
-        desired_resolution = cast(list[float], d.pop("desired_resolution", UNSET))
+        _desired_resolution = d.pop("desired_resolution", UNSET)
+        if _desired_resolution is not UNSET and not isinstance(
+            _desired_resolution, list
+        ):
+            raise TypeError(
+                f"desired_resolution: expected a list, got {type(_desired_resolution).__name__}"
+            )
+        desired_resolution = cast(list[float], _desired_resolution)
 
         join_query = cls(
             tables=tables,

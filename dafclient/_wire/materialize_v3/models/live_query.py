@@ -187,9 +187,18 @@ class LiveQuery:
         _join_tables = d.pop("join_tables", UNSET)
         join_tables: list[list[str]] | Unset = UNSET
         if _join_tables is not UNSET:
+            if not isinstance(_join_tables, list):
+                raise TypeError(
+                    f"join_tables: expected a list, got {type(_join_tables).__name__}"
+                )
             join_tables = []
             for join_tables_item_data in _join_tables:
-                join_tables_item = cast(list[str], join_tables_item_data)
+                _join_tables_item = join_tables_item_data
+                if not isinstance(_join_tables_item, list):
+                    raise TypeError(
+                        f"join_tables_item: expected a list, got {type(_join_tables_item).__name__}"
+                    )
+                join_tables_item = cast(list[str], _join_tables_item)
 
                 join_tables.append(join_tables_item)
 
@@ -276,7 +285,14 @@ class LiveQuery:
 
         limit = d.pop("limit", UNSET)
 
-        desired_resolution = cast(list[float], d.pop("desired_resolution", UNSET))
+        _desired_resolution = d.pop("desired_resolution", UNSET)
+        if _desired_resolution is not UNSET and not isinstance(
+            _desired_resolution, list
+        ):
+            raise TypeError(
+                f"desired_resolution: expected a list, got {type(_desired_resolution).__name__}"
+            )
+        desired_resolution = cast(list[float], _desired_resolution)
 
         live_query = cls(
             table=table,

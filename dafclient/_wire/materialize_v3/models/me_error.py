@@ -61,7 +61,12 @@ class MeError:
 
         message = d.pop("message")
 
-        traceback = cast(list[str], d.pop("traceback", UNSET))
+        _traceback = d.pop("traceback", UNSET)
+        if _traceback is not UNSET and not isinstance(_traceback, list):
+            raise TypeError(
+                f"traceback: expected a list, got {type(_traceback).__name__}"
+            )
+        traceback = cast(list[str], _traceback)
 
         me_error = cls(
             code=code,

@@ -211,13 +211,25 @@ class SimpleQuery:
         else:
             filter_regex_dict = RegexFilters.from_dict(_filter_regex_dict)
 
-        select_columns = cast(list[str], d.pop("select_columns", UNSET))
+        _select_columns = d.pop("select_columns", UNSET)
+        if _select_columns is not UNSET and not isinstance(_select_columns, list):
+            raise TypeError(
+                f"select_columns: expected a list, got {type(_select_columns).__name__}"
+            )
+        select_columns = cast(list[str], _select_columns)
 
         offset = d.pop("offset", UNSET)
 
         limit = d.pop("limit", UNSET)
 
-        desired_resolution = cast(list[float], d.pop("desired_resolution", UNSET))
+        _desired_resolution = d.pop("desired_resolution", UNSET)
+        if _desired_resolution is not UNSET and not isinstance(
+            _desired_resolution, list
+        ):
+            raise TypeError(
+                f"desired_resolution: expected a list, got {type(_desired_resolution).__name__}"
+            )
+        desired_resolution = cast(list[float], _desired_resolution)
 
         simple_query = cls(
             filter_in_dict=filter_in_dict,

@@ -38,10 +38,17 @@ class SpatialFiltersAdditionalProperty:
         for prop_name, prop_dict in d.items():
             additional_property = []
             _additional_property = prop_dict
-            for additional_property_item_data in _additional_property:
-                additional_property_item = cast(
-                    list[float], additional_property_item_data
+            if not isinstance(_additional_property, list):
+                raise TypeError(
+                    f"AdditionalProperty: expected a list, got {type(_additional_property).__name__}"
                 )
+            for additional_property_item_data in _additional_property:
+                _additional_property_item = additional_property_item_data
+                if not isinstance(_additional_property_item, list):
+                    raise TypeError(
+                        f"AdditionalProperty_item: expected a list, got {type(_additional_property_item).__name__}"
+                    )
+                additional_property_item = cast(list[float], _additional_property_item)
 
                 additional_property.append(additional_property_item)
 

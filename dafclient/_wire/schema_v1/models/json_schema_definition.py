@@ -66,7 +66,12 @@ class JsonSchemaDefinition:
 
         properties = JsonSchemaDefinitionProperties.from_dict(d.pop("properties"))
 
-        required = cast(list[str], d.pop("required"))
+        _required = d.pop("required")
+        if not isinstance(_required, list):
+            raise TypeError(
+                f"required: expected a list, got {type(_required).__name__}"
+            )
+        required = cast(list[str], _required)
 
         additional_properties = d.pop("additionalProperties")
 

@@ -37,6 +37,31 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    aligned_volume_name: str,
+    *,
+    body: CreateTableRequest,
+) -> dict[str, Any]:
+    """Build the `create_table` request without sending it.
+
+    POST /annotation/api/v2/aligned_volume/{aligned_volume_name}/table
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        aligned_volume_name=aligned_volume_name,
+        body=body,
+    )
+
+
+def parse_success(response: httpx.Response) -> str:
+    """The success body of `create_table` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = response.text
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AeError | BodyValidationErrors | MiddleAuthError | str | None:

@@ -39,11 +39,49 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    aligned_volume_name: str,
+    table_name: str,
+    *,
+    body: DeleteAnnotationsRequest,
+) -> dict[str, Any]:
+    """Build the `delete_annotations` request without sending it.
+
+    DELETE /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        aligned_volume_name=aligned_volume_name,
+        table_name=table_name,
+        body=body,
+    )
+
+
+def parse_success(response: httpx.Response) -> list[int]:
+    """The success body of `delete_annotations` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    _response_200 = response.json()
+    if not isinstance(_response_200, list):
+        raise TypeError(
+            f"response_200: expected a list, got {type(_response_200).__name__}"
+        )
+    response_200 = cast(list[int], _response_200)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AeError | BodyValidationErrors | MiddleAuthError | str | list[int] | None:
     if response.status_code == 200:
-        response_200 = cast(list[int], response.json())
+        _response_200 = response.json()
+        if not isinstance(_response_200, list):
+            raise TypeError(
+                f"response_200: expected a list, got {type(_response_200).__name__}"
+            )
+        response_200 = cast(list[int], _response_200)
 
         return response_200
 

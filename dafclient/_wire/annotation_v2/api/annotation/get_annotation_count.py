@@ -29,6 +29,30 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    aligned_volume_name: str,
+    table_name: str,
+) -> dict[str, Any]:
+    """Build the `get_annotation_count` request without sending it.
+
+    GET /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/count
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        aligned_volume_name=aligned_volume_name,
+        table_name=table_name,
+    )
+
+
+def parse_success(response: httpx.Response) -> int:
+    """The success body of `get_annotation_count` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = cast(int, response.json())
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AeError | MiddleAuthError | int | None:

@@ -40,12 +40,53 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    aligned_volume_name: str,
+    table_name: str,
+    *,
+    annotation_ids: str,
+) -> dict[str, Any]:
+    """Build the `get_annotations` request without sending it.
+
+    GET /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        aligned_volume_name=aligned_volume_name,
+        table_name=table_name,
+        annotation_ids=annotation_ids,
+    )
+
+
+def parse_success(response: httpx.Response) -> list[Annotation]:
+    """The success body of `get_annotations` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = []
+    _response_200 = response.json()
+    if not isinstance(_response_200, list):
+        raise TypeError(
+            f"response_200: expected a list, got {type(_response_200).__name__}"
+        )
+    for response_200_item_data in _response_200:
+        response_200_item = Annotation.from_dict(response_200_item_data)
+
+        response_200.append(response_200_item)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AeError | ArgumentErrors | MiddleAuthError | list[Annotation] | None:
     if response.status_code == 200:
         response_200 = []
         _response_200 = response.json()
+        if not isinstance(_response_200, list):
+            raise TypeError(
+                f"response_200: expected a list, got {type(_response_200).__name__}"
+            )
         for response_200_item_data in _response_200:
             response_200_item = Annotation.from_dict(response_200_item_data)
 

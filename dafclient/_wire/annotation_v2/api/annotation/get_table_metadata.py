@@ -30,6 +30,34 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    aligned_volume_name: str,
+    table_name: str,
+) -> dict[str, Any]:
+    """Build the `get_table_metadata` request without sending it.
+
+    GET /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        aligned_volume_name=aligned_volume_name,
+        table_name=table_name,
+    )
+
+
+def parse_success(response: httpx.Response) -> TableMetadata:
+    """The success body of `get_table_metadata` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_201 = TableMetadata.from_dict(data)
+
+    return response_201
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AeError | MiddleAuthError | TableMetadata | None:

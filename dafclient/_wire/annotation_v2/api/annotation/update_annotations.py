@@ -40,6 +40,37 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    aligned_volume_name: str,
+    table_name: str,
+    *,
+    body: UpdateAnnotationsRequest,
+) -> dict[str, Any]:
+    """Build the `update_annotations` request without sending it.
+
+    PUT /annotation/api/v2/aligned_volume/{aligned_volume_name}/table/{table_name}/annotations
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        aligned_volume_name=aligned_volume_name,
+        table_name=table_name,
+        body=body,
+    )
+
+
+def parse_success(response: httpx.Response) -> UpdatedIdMap:
+    """The success body of `update_annotations` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = UpdatedIdMap.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AeError | BodyValidationErrors | MiddleAuthError | UpdatedIdMap | None:

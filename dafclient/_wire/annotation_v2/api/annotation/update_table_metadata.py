@@ -38,6 +38,35 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    aligned_volume_name: str,
+    *,
+    body: UpdateTableRequest,
+) -> dict[str, Any]:
+    """Build the `update_table_metadata` request without sending it.
+
+    PUT /annotation/api/v2/aligned_volume/{aligned_volume_name}/table
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        aligned_volume_name=aligned_volume_name,
+        body=body,
+    )
+
+
+def parse_success(response: httpx.Response) -> TableMetadata:
+    """The success body of `update_table_metadata` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = TableMetadata.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AeError | BodyValidationErrors | MiddleAuthError | TableMetadata | None:

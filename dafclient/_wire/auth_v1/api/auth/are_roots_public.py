@@ -36,6 +36,31 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    *,
+    body: list[int],
+) -> dict[str, Any]:
+    """Build the `are_roots_public` request without sending it.
+
+    POST /auth/api/v1/table/{table_id}/root_all_public
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        body=body,
+    )
+
+
+def parse_success(response: httpx.Response) -> bool:
+    """The success body of `are_roots_public` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = cast(bool, response.json())
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> ApiError | AreRootsPublicResponse413 | AuthError | bool | None:

@@ -21,6 +21,24 @@ def _get_kwargs() -> dict[str, Any]:
     return _kwargs
 
 
+def build_request() -> dict[str, Any]:
+    """Build the `create_token` request without sending it.
+
+    GET /auth/api/v1/create_token
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs()
+
+
+def parse_success(response: httpx.Response) -> str:
+    """The success body of `create_token` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = cast(str, response.json())
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | str | None:

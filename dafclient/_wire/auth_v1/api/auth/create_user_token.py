@@ -33,6 +33,29 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    *,
+    body: TokenCreateRequest | Unset = UNSET,
+) -> dict[str, Any]:
+    """Build the `create_user_token` request without sending it.
+
+    POST /auth/api/v1/user/token
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        body=body,
+    )
+
+
+def parse_success(response: httpx.Response) -> str:
+    """The success body of `create_user_token` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = cast(str, response.json())
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | CreateUserTokenResponse413 | str | None:

@@ -26,6 +26,32 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    token_id: int,
+) -> dict[str, Any]:
+    """Build the `delete_user_token` request without sending it.
+
+    DELETE /auth/api/v1/user/token/{token_id}
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        token_id=token_id,
+    )
+
+
+def parse_success(response: httpx.Response) -> Literal["success"]:
+    """The success body of `delete_user_token` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = cast(Literal["success"], response.json())
+    if response_200 != "success":
+        raise ValueError(
+            f"response_200 must match const 'success', got '{response_200}'"
+        )
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | Literal["success"] | str | None:

@@ -28,6 +28,30 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    service: str,
+    table: str,
+) -> dict[str, Any]:
+    """Build the `get_dataset_for_service_table` request without sending it.
+
+    GET /auth/api/v1/service/{service}/table/{table}/dataset
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        service=service,
+        table=table,
+    )
+
+
+def parse_success(response: httpx.Response) -> str:
+    """The success body of `get_dataset_for_service_table` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = cast(str, response.json())
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | str | None:

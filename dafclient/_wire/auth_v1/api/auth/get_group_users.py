@@ -27,12 +27,48 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    group_id: int,
+) -> dict[str, Any]:
+    """Build the `get_group_users` request without sending it.
+
+    GET /auth/api/v1/group/{group_id}/user
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        group_id=group_id,
+    )
+
+
+def parse_success(response: httpx.Response) -> list[GroupMember]:
+    """The success body of `get_group_users` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = []
+    _response_200 = response.json()
+    if not isinstance(_response_200, list):
+        raise TypeError(
+            f"response_200: expected a list, got {type(_response_200).__name__}"
+        )
+    for response_200_item_data in _response_200:
+        response_200_item = GroupMember.from_dict(response_200_item_data)
+
+        response_200.append(response_200_item)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | list[GroupMember] | str | None:
     if response.status_code == 200:
         response_200 = []
         _response_200 = response.json()
+        if not isinstance(_response_200, list):
+            raise TypeError(
+                f"response_200: expected a list, got {type(_response_200).__name__}"
+            )
         for response_200_item_data in _response_200:
             response_200_item = GroupMember.from_dict(response_200_item_data)
 

@@ -27,6 +27,28 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    key: str,
+) -> dict[str, Any]:
+    """Build the `get_token_ttl` request without sending it.
+
+    GET /auth/api/v1/user/token/{key}/ttl
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        key=key,
+    )
+
+
+def parse_success(response: httpx.Response) -> int:
+    """The success body of `get_token_ttl` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = cast(int, response.json())
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> ApiError | AuthError | int | None:

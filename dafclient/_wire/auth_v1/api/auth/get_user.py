@@ -27,6 +27,32 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    user_id: int,
+) -> dict[str, Any]:
+    """Build the `get_user` request without sending it.
+
+    GET /auth/api/v1/user/{user_id}
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        user_id=user_id,
+    )
+
+
+def parse_success(response: httpx.Response) -> User:
+    """The success body of `get_user` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = User.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | User | str | None:

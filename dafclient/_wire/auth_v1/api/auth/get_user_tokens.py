@@ -22,12 +22,44 @@ def _get_kwargs() -> dict[str, Any]:
     return _kwargs
 
 
+def build_request() -> dict[str, Any]:
+    """Build the `get_user_tokens` request without sending it.
+
+    GET /auth/api/v1/user/token
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs()
+
+
+def parse_success(response: httpx.Response) -> list[ApiKey]:
+    """The success body of `get_user_tokens` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = []
+    _response_200 = response.json()
+    if not isinstance(_response_200, list):
+        raise TypeError(
+            f"response_200: expected a list, got {type(_response_200).__name__}"
+        )
+    for response_200_item_data in _response_200:
+        response_200_item = ApiKey.from_dict(response_200_item_data)
+
+        response_200.append(response_200_item)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | list[ApiKey] | None:
     if response.status_code == 200:
         response_200 = []
         _response_200 = response.json()
+        if not isinstance(_response_200, list):
+            raise TypeError(
+                f"response_200: expected a list, got {type(_response_200).__name__}"
+            )
         for response_200_item_data in _response_200:
             response_200_item = ApiKey.from_dict(response_200_item_data)
 

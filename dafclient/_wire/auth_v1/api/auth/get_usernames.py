@@ -32,12 +32,49 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    *,
+    id: str | Unset | None = UNSET,
+) -> dict[str, Any]:
+    """Build the `get_usernames` request without sending it.
+
+    GET /auth/api/v1/username
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        id=UNSET if id is None else id,
+    )
+
+
+def parse_success(response: httpx.Response) -> list[UserName]:
+    """The success body of `get_usernames` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = []
+    _response_200 = response.json()
+    if not isinstance(_response_200, list):
+        raise TypeError(
+            f"response_200: expected a list, got {type(_response_200).__name__}"
+        )
+    for response_200_item_data in _response_200:
+        response_200_item = UserName.from_dict(response_200_item_data)
+
+        response_200.append(response_200_item)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | list[UserName] | None:
     if response.status_code == 200:
         response_200 = []
         _response_200 = response.json()
+        if not isinstance(_response_200, list):
+            raise TypeError(
+                f"response_200: expected a list, got {type(_response_200).__name__}"
+            )
         for response_200_item_data in _response_200:
             response_200_item = UserName.from_dict(response_200_item_data)
 

@@ -45,6 +45,63 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    *,
+    id: str | Unset | None = UNSET,
+    email: str | Unset | None = UNSET,
+    name: str | Unset | None = UNSET,
+    page: int | Unset | None = 1,
+    per_page: int | Unset | None = 20,
+) -> dict[str, Any]:
+    """Build the `get_users` request without sending it.
+
+    GET /auth/api/v1/user
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        id=UNSET if id is None else id,
+        email=UNSET if email is None else email,
+        name=UNSET if name is None else name,
+        page=UNSET if page is None else page,
+        per_page=UNSET if per_page is None else per_page,
+    )
+
+
+def parse_success(response: httpx.Response) -> list[User] | UserPage:
+    """The success body of `get_users` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+
+    def _parse_response_200(data: object) -> list[User] | UserPage:
+        try:
+            if not isinstance(data, list):
+                raise TypeError()
+            response_200_type_0 = []
+            _response_200_type_0 = data
+            if not isinstance(_response_200_type_0, list):
+                raise TypeError(
+                    f"response_200_type_0: expected a list, got {type(_response_200_type_0).__name__}"
+                )
+            for response_200_type_0_item_data in _response_200_type_0:
+                response_200_type_0_item = User.from_dict(response_200_type_0_item_data)
+
+                response_200_type_0.append(response_200_type_0_item)
+
+            return response_200_type_0
+        except (TypeError, ValueError, AttributeError, KeyError):
+            pass
+        if not isinstance(data, dict):
+            raise TypeError()
+        response_200_type_1 = UserPage.from_dict(data)
+
+        return response_200_type_1
+
+    response_200 = _parse_response_200(response.json())
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | list[User] | UserPage | str | None:
@@ -56,6 +113,10 @@ def _parse_response(
                     raise TypeError()
                 response_200_type_0 = []
                 _response_200_type_0 = data
+                if not isinstance(_response_200_type_0, list):
+                    raise TypeError(
+                        f"response_200_type_0: expected a list, got {type(_response_200_type_0).__name__}"
+                    )
                 for response_200_type_0_item_data in _response_200_type_0:
                     response_200_type_0_item = User.from_dict(
                         response_200_type_0_item_data

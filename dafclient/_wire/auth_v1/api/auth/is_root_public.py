@@ -28,6 +28,30 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    root_id: int,
+) -> dict[str, Any]:
+    """Build the `is_root_public` request without sending it.
+
+    GET /auth/api/v1/table/{table_id}/root/{root_id}/is_public
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        root_id=root_id,
+    )
+
+
+def parse_success(response: httpx.Response) -> bool:
+    """The success body of `is_root_public` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = cast(bool, response.json())
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | bool | None:

@@ -21,6 +21,28 @@ def _get_kwargs() -> dict[str, Any]:
     return _kwargs
 
 
+def build_request() -> dict[str, Any]:
+    """Build the `logout` request without sending it.
+
+    GET /auth/api/v1/logout
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs()
+
+
+def parse_success(response: httpx.Response) -> Literal["success"]:
+    """The success body of `logout` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = cast(Literal["success"], response.json())
+    if response_200 != "success":
+        raise ValueError(
+            f"response_200 must match const 'success', got '{response_200}'"
+        )
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | Literal["success"] | str | None:

@@ -26,6 +26,28 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+) -> dict[str, Any]:
+    """Build the `table_has_public` request without sending it.
+
+    GET /auth/api/v1/table/{table_id}/has_public
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+    )
+
+
+def parse_success(response: httpx.Response) -> bool:
+    """The success body of `table_has_public` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = cast(bool, response.json())
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | bool | None:

@@ -59,6 +59,39 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    *,
+    body: list[list[float | int | str]],
+    precision_mode: bool | Unset | None = True,
+    int64_as_str: bool | Unset | None = False,
+) -> dict[str, Any]:
+    """Build the `find_path` request without sending it.
+
+    POST /segmentation/api/v1/table/{table_id}/graph/find_path
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        body=body,
+        precision_mode=UNSET if precision_mode is None else precision_mode,
+        int64_as_str=UNSET if int64_as_str is None else int64_as_str,
+    )
+
+
+def parse_success(response: httpx.Response) -> FindPathResponse:
+    """The success body of `find_path` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = FindPathResponse.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | FindPathResponse | None:

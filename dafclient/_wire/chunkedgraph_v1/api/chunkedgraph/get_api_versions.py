@@ -22,11 +22,40 @@ def _get_kwargs() -> dict[str, Any]:
     return _kwargs
 
 
+def build_request() -> dict[str, Any]:
+    """Build the `get_api_versions` request without sending it.
+
+    GET /segmentation/api/versions
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs()
+
+
+def parse_success(response: httpx.Response) -> list[int]:
+    """The success body of `get_api_versions` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    _response_200 = response.json()
+    if not isinstance(_response_200, list):
+        raise TypeError(
+            f"response_200: expected a list, got {type(_response_200).__name__}"
+        )
+    response_200 = cast(list[int], _response_200)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | list[int] | None:
     if response.status_code == 200:
-        response_200 = cast(list[int], response.json())
+        _response_200 = response.json()
+        if not isinstance(_response_200, list):
+            raise TypeError(
+                f"response_200: expected a list, got {type(_response_200).__name__}"
+            )
+        response_200 = cast(list[int], _response_200)
 
         return response_200
 

@@ -45,6 +45,41 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    chunk_id: int,
+    *,
+    as_array: bool,
+    timestamp: float | Unset | None = UNSET,
+    int64_as_str: bool | Unset | None = False,
+) -> dict[str, Any]:
+    """Build the `get_l2_chunk_children` request without sending it.
+
+    GET /segmentation/api/v1/table/{table_id}/l2_chunk_children/{chunk_id}
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        chunk_id=chunk_id,
+        as_array=as_array,
+        timestamp=UNSET if timestamp is None else timestamp,
+        int64_as_str=UNSET if int64_as_str is None else int64_as_str,
+    )
+
+
+def parse_success(response: httpx.Response) -> L2ChunkChildrenResponse:
+    """The success body of `get_l2_chunk_children` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = L2ChunkChildrenResponse.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | L2ChunkChildrenResponse | None:

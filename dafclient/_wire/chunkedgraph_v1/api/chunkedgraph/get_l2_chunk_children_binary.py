@@ -42,6 +42,36 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    chunk_id: int,
+    *,
+    as_array: bool | Unset | None = False,
+    timestamp: float | Unset | None = UNSET,
+) -> dict[str, Any]:
+    """Build the `get_l2_chunk_children_binary` request without sending it.
+
+    GET /segmentation/api/v1/table/{table_id}/l2_chunk_children_binary/{chunk_id}
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        chunk_id=chunk_id,
+        as_array=UNSET if as_array is None else as_array,
+        timestamp=UNSET if timestamp is None else timestamp,
+    )
+
+
+def parse_success(response: httpx.Response) -> File:
+    """The success body of `get_l2_chunk_children_binary` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = File(payload=BytesIO(response.content))
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | File | None:

@@ -51,6 +51,41 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    *,
+    body: NodeIdsRequest,
+    stop_layer: int | Unset | None = 1,
+    bounds: str | Unset | None = UNSET,
+    int64_as_str: bool | Unset | None = False,
+) -> dict[str, Any]:
+    """Build the `get_leaves_many` request without sending it.
+
+    POST /segmentation/api/v1/table/{table_id}/node/leaves_many
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        body=body,
+        stop_layer=UNSET if stop_layer is None else stop_layer,
+        bounds=UNSET if bounds is None else bounds,
+        int64_as_str=UNSET if int64_as_str is None else int64_as_str,
+    )
+
+
+def parse_success(response: httpx.Response) -> LeavesManyResponse:
+    """The success body of `get_leaves_many` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = LeavesManyResponse.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | LeavesManyResponse | None:

@@ -42,6 +42,39 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    node_id: int,
+    *,
+    bounds: str | Unset | None = UNSET,
+    int64_as_str: bool | Unset | None = False,
+) -> dict[str, Any]:
+    """Build the `get_lvl2_graph` request without sending it.
+
+    GET /segmentation/api/v1/table/{table_id}/node/{node_id}/lvl2_graph
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        node_id=node_id,
+        bounds=UNSET if bounds is None else bounds,
+        int64_as_str=UNSET if int64_as_str is None else int64_as_str,
+    )
+
+
+def parse_success(response: httpx.Response) -> Lvl2GraphResponse:
+    """The success body of `get_lvl2_graph` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = Lvl2GraphResponse.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | Lvl2GraphResponse | None:

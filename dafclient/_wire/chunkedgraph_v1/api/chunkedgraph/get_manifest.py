@@ -60,6 +60,47 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    node_id: int,
+    *,
+    body: ManifestOptions | Unset = UNSET,
+    verify: bool | Unset | None = False,
+    return_seg_ids: bool | Unset | None = False,
+    prepend_seg_ids: bool | Unset | None = False,
+    bounds: str | Unset | None = UNSET,
+    start_layer: int | Unset | None = UNSET,
+) -> dict[str, Any]:
+    """Build the `get_manifest` request without sending it.
+
+    GET /meshing/api/v1/table/{table_id}/manifest/{node_id}:0
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        node_id=node_id,
+        body=body,
+        verify=UNSET if verify is None else verify,
+        return_seg_ids=UNSET if return_seg_ids is None else return_seg_ids,
+        prepend_seg_ids=UNSET if prepend_seg_ids is None else prepend_seg_ids,
+        bounds=UNSET if bounds is None else bounds,
+        start_layer=UNSET if start_layer is None else start_layer,
+    )
+
+
+def parse_success(response: httpx.Response) -> Manifest:
+    """The success body of `get_manifest` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = Manifest.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | Manifest | None:

@@ -39,6 +39,37 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    root_id: int,
+    *,
+    int64_as_str: bool | Unset | None = False,
+) -> dict[str, Any]:
+    """Build the `get_merge_log` request without sending it.
+
+    GET /segmentation/api/v1/table/{table_id}/root/{root_id}/merge_log
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        root_id=root_id,
+        int64_as_str=UNSET if int64_as_str is None else int64_as_str,
+    )
+
+
+def parse_success(response: httpx.Response) -> MergeLog:
+    """The success body of `get_merge_log` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = MergeLog.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | MergeLog | None:

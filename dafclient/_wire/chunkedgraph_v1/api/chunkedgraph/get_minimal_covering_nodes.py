@@ -58,6 +58,40 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    *,
+    body: NodeIdsRequest | File,
+    is_binary: bool | Unset | None = False,
+    as_array: bool | Unset | None = False,
+    timestamp: float | Unset | None = UNSET,
+    int64_as_str: bool | Unset | None = False,
+) -> dict[str, Any]:
+    """Build the `get_minimal_covering_nodes` request without sending it.
+
+    POST /segmentation/api/v1/table/{table_id}/minimal_covering_nodes
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        body=body,
+        is_binary=UNSET if is_binary is None else is_binary,
+        as_array=UNSET if as_array is None else as_array,
+        timestamp=UNSET if timestamp is None else timestamp,
+        int64_as_str=UNSET if int64_as_str is None else int64_as_str,
+    )
+
+
+def parse_success(response: httpx.Response) -> File:
+    """The success body of `get_minimal_covering_nodes` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = File(payload=BytesIO(response.content))
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | File | None:

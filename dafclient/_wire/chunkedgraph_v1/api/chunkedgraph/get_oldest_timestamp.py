@@ -40,6 +40,37 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    *,
+    delimiter: str | Unset | None = " ",
+    int64_as_str: bool | Unset | None = False,
+) -> dict[str, Any]:
+    """Build the `get_oldest_timestamp` request without sending it.
+
+    GET /segmentation/api/v1/table/{table_id}/oldest_timestamp
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        delimiter=UNSET if delimiter is None else delimiter,
+        int64_as_str=UNSET if int64_as_str is None else int64_as_str,
+    )
+
+
+def parse_success(response: httpx.Response) -> OldestTimestamp:
+    """The success body of `get_oldest_timestamp` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = OldestTimestamp.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | OldestTimestamp | None:

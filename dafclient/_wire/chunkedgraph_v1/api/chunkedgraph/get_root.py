@@ -45,6 +45,41 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    node_id: int,
+    *,
+    timestamp: float | Unset | None = UNSET,
+    stop_layer: int | Unset | None = UNSET,
+    int64_as_str: bool | Unset | None = False,
+) -> dict[str, Any]:
+    """Build the `get_root` request without sending it.
+
+    GET /segmentation/api/v1/table/{table_id}/node/{node_id}/root
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        node_id=node_id,
+        timestamp=UNSET if timestamp is None else timestamp,
+        stop_layer=UNSET if stop_layer is None else stop_layer,
+        int64_as_str=UNSET if int64_as_str is None else int64_as_str,
+    )
+
+
+def parse_success(response: httpx.Response) -> RootResponse:
+    """The success body of `get_root` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = RootResponse.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | RootResponse | None:

@@ -58,6 +58,43 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    *,
+    body: NodeIdsRequest | File,
+    is_binary: bool | Unset | None = False,
+    latest: bool | Unset | None = False,
+    timestamp: float | Unset | None = UNSET,
+    int64_as_str: bool | Unset | None = False,
+) -> dict[str, Any]:
+    """Build the `get_root_timestamps` request without sending it.
+
+    POST /segmentation/api/v1/table/{table_id}/root_timestamps
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        body=body,
+        is_binary=UNSET if is_binary is None else is_binary,
+        latest=UNSET if latest is None else latest,
+        timestamp=UNSET if timestamp is None else timestamp,
+        int64_as_str=UNSET if int64_as_str is None else int64_as_str,
+    )
+
+
+def parse_success(response: httpx.Response) -> RootTimestampsResponse:
+    """The success body of `get_root_timestamps` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = RootTimestampsResponse.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | RootTimestampsResponse | None:

@@ -57,6 +57,45 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    *,
+    body: NodeIdsRequest,
+    timestamp: float | Unset | None = UNSET,
+    stop_layer: int | Unset | None = UNSET,
+    assert_roots: bool | Unset | None = UNSET,
+    fail_to_zero: bool | Unset | None = True,
+    int64_as_str: bool | Unset | None = False,
+) -> dict[str, Any]:
+    """Build the `get_roots` request without sending it.
+
+    POST /segmentation/api/v1/table/{table_id}/roots
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        body=body,
+        timestamp=UNSET if timestamp is None else timestamp,
+        stop_layer=UNSET if stop_layer is None else stop_layer,
+        assert_roots=UNSET if assert_roots is None else assert_roots,
+        fail_to_zero=UNSET if fail_to_zero is None else fail_to_zero,
+        int64_as_str=UNSET if int64_as_str is None else int64_as_str,
+    )
+
+
+def parse_success(response: httpx.Response) -> RootsResponse:
+    """The success body of `get_roots` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = RootsResponse.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | RootsResponse | None:

@@ -52,6 +52,40 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    *,
+    body: File,
+    timestamp: float | Unset | None = UNSET,
+    stop_layer: int | Unset | None = UNSET,
+    assert_roots: bool | Unset | None = UNSET,
+    fail_to_zero: bool | Unset | None = True,
+) -> dict[str, Any]:
+    """Build the `get_roots_binary` request without sending it.
+
+    POST /segmentation/api/v1/table/{table_id}/roots_binary
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        body=body,
+        timestamp=UNSET if timestamp is None else timestamp,
+        stop_layer=UNSET if stop_layer is None else stop_layer,
+        assert_roots=UNSET if assert_roots is None else assert_roots,
+        fail_to_zero=UNSET if fail_to_zero is None else fail_to_zero,
+    )
+
+
+def parse_success(response: httpx.Response) -> File:
+    """The success body of `get_roots_binary` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = File(payload=BytesIO(response.content))
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | File | None:

@@ -28,6 +28,32 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+) -> dict[str, Any]:
+    """Build the `get_table_info` request without sending it.
+
+    GET /segmentation/table/{table_id}/info
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+    )
+
+
+def parse_success(response: httpx.Response) -> GraphInfo:
+    """The success body of `get_table_info` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = GraphInfo.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | GraphInfo | None:

@@ -39,6 +39,37 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    root_id: int,
+    *,
+    filtered: bool | Unset | None = True,
+) -> dict[str, Any]:
+    """Build the `get_tabular_change_log` request without sending it.
+
+    GET /segmentation/api/v1/table/{table_id}/root/{root_id}/tabular_change_log
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        root_id=root_id,
+        filtered=UNSET if filtered is None else filtered,
+    )
+
+
+def parse_success(response: httpx.Response) -> TabularChangeLog:
+    """The success body of `get_tabular_change_log` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = TabularChangeLog.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | TabularChangeLog | None:

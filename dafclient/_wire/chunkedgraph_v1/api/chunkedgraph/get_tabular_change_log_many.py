@@ -45,6 +45,37 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    *,
+    body: RootIdsRequest,
+    filtered: bool | Unset | None = True,
+) -> dict[str, Any]:
+    """Build the `get_tabular_change_log_many` request without sending it.
+
+    GET /segmentation/api/v1/table/{table_id}/tabular_change_log_many
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        body=body,
+        filtered=UNSET if filtered is None else filtered,
+    )
+
+
+def parse_success(response: httpx.Response) -> TabularChangeLogMany:
+    """The success body of `get_tabular_change_log_many` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = TabularChangeLogMany.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | TabularChangeLogMany | None:

@@ -48,6 +48,39 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    *,
+    body: NodeIdsRequest,
+    timestamp: float | Unset | None = UNSET,
+    int64_as_str: bool | Unset | None = False,
+) -> dict[str, Any]:
+    """Build the `is_latest_roots` request without sending it.
+
+    POST /segmentation/api/v1/table/{table_id}/is_latest_roots
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        body=body,
+        timestamp=UNSET if timestamp is None else timestamp,
+        int64_as_str=UNSET if int64_as_str is None else int64_as_str,
+    )
+
+
+def parse_success(response: httpx.Response) -> IsLatestRootsResponse:
+    """The success body of `is_latest_roots` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = IsLatestRootsResponse.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | IsLatestRootsResponse | None:

@@ -44,6 +44,33 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    *,
+    body: RemeshingRequest,
+    priority: bool | Unset | None = True,
+) -> dict[str, Any]:
+    """Build the `request_remeshing` request without sending it.
+
+    POST /meshing/api/v1/table/{table_id}/remeshing
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        body=body,
+        priority=UNSET if priority is None else priority,
+    )
+
+
+def parse_success(response: httpx.Response) -> Any:
+    """The success body of `request_remeshing` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_202 = cast(Any, None)
+    return response_202
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | AuthError | PcgError | None:

@@ -54,6 +54,43 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    *,
+    body: SplitRequest,
+    priority: bool | Unset | None = True,
+    remesh: bool | Unset | None = True,
+    mincut: bool | Unset | None = True,
+    int64_as_str: bool | Unset | None = False,
+) -> dict[str, Any]:
+    """Build the `split` request without sending it.
+
+    POST /segmentation/api/v1/table/{table_id}/split
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        body=body,
+        priority=UNSET if priority is None else priority,
+        remesh=UNSET if remesh is None else remesh,
+        mincut=UNSET if mincut is None else mincut,
+        int64_as_str=UNSET if int64_as_str is None else int64_as_str,
+    )
+
+
+def parse_success(response: httpx.Response) -> EditResult:
+    """The success body of `split` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = EditResult.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | PcgError | EditResult | None:

@@ -26,6 +26,32 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    dataset_name: str,
+) -> dict[str, Any]:
+    """Build the `get_dataset` request without sending it.
+
+    GET /info/api/dataset/{dataset_name}
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        dataset_name=dataset_name,
+    )
+
+
+def parse_success(response: httpx.Response) -> DataSet:
+    """The success body of `get_dataset` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = DataSet.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> DataSet | str | None:

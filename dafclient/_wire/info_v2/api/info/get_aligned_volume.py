@@ -28,6 +28,32 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    aligned_volume_name: str,
+) -> dict[str, Any]:
+    """Build the `get_aligned_volume` request without sending it.
+
+    GET /info/api/v2/aligned_volume/{aligned_volume_name}
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        aligned_volume_name=aligned_volume_name,
+    )
+
+
+def parse_success(response: httpx.Response) -> AlignedVolume:
+    """The success body of `get_aligned_volume` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = AlignedVolume.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AlignedVolume | AuthError | ErrorMessage | None:

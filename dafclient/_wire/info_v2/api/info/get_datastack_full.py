@@ -28,6 +28,32 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    datastack_name: str,
+) -> dict[str, Any]:
+    """Build the `get_datastack_full` request without sending it.
+
+    GET /info/api/v2/datastack/full/{datastack_name}
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        datastack_name=datastack_name,
+    )
+
+
+def parse_success(response: httpx.Response) -> DataStackFull:
+    """The success body of `get_datastack_full` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = DataStackFull.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | DataStackFull | ErrorMessage | None:

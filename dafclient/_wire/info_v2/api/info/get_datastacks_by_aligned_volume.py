@@ -27,11 +27,44 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    aligned_volume_name: str,
+) -> dict[str, Any]:
+    """Build the `get_datastacks_by_aligned_volume` request without sending it.
+
+    GET /info/api/v2/aligned_volume/{aligned_volume_name}/datastacks
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        aligned_volume_name=aligned_volume_name,
+    )
+
+
+def parse_success(response: httpx.Response) -> list[str]:
+    """The success body of `get_datastacks_by_aligned_volume` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    _response_200 = response.json()
+    if not isinstance(_response_200, list):
+        raise TypeError(
+            f"response_200: expected a list, got {type(_response_200).__name__}"
+        )
+    response_200 = cast(list[str], _response_200)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | ErrorMessage | list[str] | None:
     if response.status_code == 200:
-        response_200 = cast(list[str], response.json())
+        _response_200 = response.json()
+        if not isinstance(_response_200, list):
+            raise TypeError(
+                f"response_200: expected a list, got {type(_response_200).__name__}"
+            )
+        response_200 = cast(list[str], _response_200)
 
         return response_200
 

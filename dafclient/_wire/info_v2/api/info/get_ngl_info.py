@@ -22,6 +22,28 @@ def _get_kwargs() -> dict[str, Any]:
     return _kwargs
 
 
+def build_request() -> dict[str, Any]:
+    """Build the `get_ngl_info` request without sending it.
+
+    GET /info/api/v2/ngl_info
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs()
+
+
+def parse_success(response: httpx.Response) -> GetNglInfoResponse200:
+    """The success body of `get_ngl_info` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = GetNglInfoResponse200.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | GetNglInfoResponse200 | None:

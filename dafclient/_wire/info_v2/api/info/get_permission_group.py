@@ -28,6 +28,32 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    pg_name: str,
+) -> dict[str, Any]:
+    """Build the `get_permission_group` request without sending it.
+
+    GET /info/api/v2/permissiongroup/name/{pg_name}
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        pg_name=pg_name,
+    )
+
+
+def parse_success(response: httpx.Response) -> PermissionGroup:
+    """The success body of `get_permission_group` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = PermissionGroup.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | ErrorMessage | PermissionGroup | None:

@@ -30,6 +30,34 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    service_name: str,
+    table_name: str,
+) -> dict[str, Any]:
+    """Build the `get_table_mapping` request without sending it.
+
+    GET /info/api/v2/tablemapping/service/{service_name}/table/{table_name}
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        service_name=service_name,
+        table_name=table_name,
+    )
+
+
+def parse_success(response: httpx.Response) -> TableMappingFull:
+    """The success body of `get_table_mapping` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = TableMappingFull.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | ErrorMessage | TableMappingFull | None:

@@ -28,6 +28,30 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    service_name: str,
+    table_name: str,
+) -> dict[str, Any]:
+    """Build the `get_table_mapping_permission_group` request without sending it.
+
+    GET /info/api/v2/tablemapping/service/{service_name}/table/{table_name}/permission_group
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        service_name=service_name,
+        table_name=table_name,
+    )
+
+
+def parse_success(response: httpx.Response) -> str:
+    """The success body of `get_table_mapping_permission_group` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = cast(str, response.json())
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> ErrorMessage | str | None:

@@ -27,12 +27,48 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    service_name: str,
+) -> dict[str, Any]:
+    """Build the `get_table_mappings_by_service` request without sending it.
+
+    GET /info/api/v2/tablemapping/service/{service_name}
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        service_name=service_name,
+    )
+
+
+def parse_success(response: httpx.Response) -> list[TableMapping]:
+    """The success body of `get_table_mappings_by_service` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = []
+    _response_200 = response.json()
+    if not isinstance(_response_200, list):
+        raise TypeError(
+            f"response_200: expected a list, got {type(_response_200).__name__}"
+        )
+    for response_200_item_data in _response_200:
+        response_200_item = TableMapping.from_dict(response_200_item_data)
+
+        response_200.append(response_200_item)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | list[TableMapping] | None:
     if response.status_code == 200:
         response_200 = []
         _response_200 = response.json()
+        if not isinstance(_response_200, list):
+            raise TypeError(
+                f"response_200: expected a list, got {type(_response_200).__name__}"
+            )
         for response_200_item_data in _response_200:
             response_200_item = TableMapping.from_dict(response_200_item_data)
 

@@ -51,6 +51,41 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    table_id: str,
+    *,
+    body: L2IdsRequest,
+    attribute_names: str | Unset | None = UNSET,
+    int64_as_str: bool | Unset | None = False,
+    update_cache: bool | Unset | None = True,
+) -> dict[str, Any]:
+    """Build the `get_attributes` request without sending it.
+
+    POST /l2cache/api/v1/table/{table_id}/attributes
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        table_id=table_id,
+        body=body,
+        attribute_names=UNSET if attribute_names is None else attribute_names,
+        int64_as_str=UNSET if int64_as_str is None else int64_as_str,
+        update_cache=UNSET if update_cache is None else update_cache,
+    )
+
+
+def parse_success(response: httpx.Response) -> L2AttributesResponse:
+    """The success body of `get_attributes` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = L2AttributesResponse.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> AuthError | L2CacheError | L2AttributesResponse | None:

@@ -21,6 +21,28 @@ def _get_kwargs() -> dict[str, Any]:
     return _kwargs
 
 
+def build_request() -> dict[str, Any]:
+    """Build the `get_table_mapping` request without sending it.
+
+    GET /l2cache/api/v1/table_mapping
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs()
+
+
+def parse_success(response: httpx.Response) -> TableMapping:
+    """The success body of `get_table_mapping` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = TableMapping.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> TableMapping | None:

@@ -40,6 +40,33 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    datastack_name: str,
+    *,
+    days_to_expire: int,
+    merge_tables: bool,
+) -> dict[str, Any]:
+    """Build the `create_frozen_version` request without sending it.
+
+    POST /materialize/api/v2/materialize/run/create_frozen/datastack/{datastack_name}
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        datastack_name=datastack_name,
+        days_to_expire=days_to_expire,
+        merge_tables=merge_tables,
+    )
+
+
+def parse_success(response: httpx.Response) -> int:
+    """The success body of `create_frozen_version` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = cast(int, response.json())
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> ArgumentErrors | MeError | MiddleAuthError | int | None:

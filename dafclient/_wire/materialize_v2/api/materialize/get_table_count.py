@@ -32,6 +32,39 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    datastack_name: str,
+    version: int,
+    table_name: str,
+) -> dict[str, Any]:
+    """Build the `get_table_count` request without sending it.
+
+    GET /materialize/api/v2/datastack/{datastack_name}/version/{version}/table/{table_name}/count
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        datastack_name=datastack_name,
+        version=version,
+        table_name=table_name,
+    )
+
+
+def parse_success(response: httpx.Response) -> int | None:
+    """The success body of `get_table_count` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+
+    def _parse_response_200(data: object) -> int | None:
+        if data is None:
+            return data
+        return cast(int | None, data)
+
+    response_200 = _parse_response_200(response.json())
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> ArgumentErrors | MeError | MiddleAuthError | int | None:

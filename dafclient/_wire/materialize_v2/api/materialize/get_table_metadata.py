@@ -33,6 +33,36 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    datastack_name: str,
+    version: int,
+    table_name: str,
+) -> dict[str, Any]:
+    """Build the `get_table_metadata` request without sending it.
+
+    GET /materialize/api/v2/datastack/{datastack_name}/version/{version}/table/{table_name}/metadata
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        datastack_name=datastack_name,
+        version=version,
+        table_name=table_name,
+    )
+
+
+def parse_success(response: httpx.Response) -> TableMetadataV2:
+    """The success body of `get_table_metadata` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = TableMetadataV2.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> ArgumentErrors | MeError | MiddleAuthError | TableMetadataV2 | str | None:

@@ -28,11 +28,44 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    datastack_name: str,
+) -> dict[str, Any]:
+    """Build the `get_versions` request without sending it.
+
+    GET /materialize/api/v2/datastack/{datastack_name}/versions
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        datastack_name=datastack_name,
+    )
+
+
+def parse_success(response: httpx.Response) -> list[int]:
+    """The success body of `get_versions` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    _response_200 = response.json()
+    if not isinstance(_response_200, list):
+        raise TypeError(
+            f"response_200: expected a list, got {type(_response_200).__name__}"
+        )
+    response_200 = cast(list[int], _response_200)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> ArgumentErrors | MeError | MiddleAuthError | list[int] | None:
     if response.status_code == 200:
-        response_200 = cast(list[int], response.json())
+        _response_200 = response.json()
+        if not isinstance(_response_200, list):
+            raise TypeError(
+                f"response_200: expected a list, got {type(_response_200).__name__}"
+            )
+        response_200 = cast(list[int], _response_200)
 
         return response_200
 

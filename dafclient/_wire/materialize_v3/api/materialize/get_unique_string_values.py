@@ -33,6 +33,34 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    datastack_name: str,
+    table_name: str,
+) -> dict[str, Any]:
+    """Build the `get_unique_string_values` request without sending it.
+
+    GET /materialize/api/v3/datastack/{datastack_name}/table/{table_name}/unique_string_values
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        datastack_name=datastack_name,
+        table_name=table_name,
+    )
+
+
+def parse_success(response: httpx.Response) -> GetUniqueStringValuesResponse200:
+    """The success body of `get_unique_string_values` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = GetUniqueStringValuesResponse200.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> (

@@ -38,12 +38,51 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    datastack_name: str,
+    *,
+    expired: bool | Unset | None = False,
+) -> dict[str, Any]:
+    """Build the `get_versions_metadata` request without sending it.
+
+    GET /materialize/api/v3/datastack/{datastack_name}/metadata
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        datastack_name=datastack_name,
+        expired=UNSET if expired is None else expired,
+    )
+
+
+def parse_success(response: httpx.Response) -> list[AnalysisVersion]:
+    """The success body of `get_versions_metadata` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = []
+    _response_200 = response.json()
+    if not isinstance(_response_200, list):
+        raise TypeError(
+            f"response_200: expected a list, got {type(_response_200).__name__}"
+        )
+    for response_200_item_data in _response_200:
+        response_200_item = AnalysisVersion.from_dict(response_200_item_data)
+
+        response_200.append(response_200_item)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> ArgumentErrors | MeError | MiddleAuthError | list[AnalysisVersion] | str | None:
     if response.status_code == 200:
         response_200 = []
         _response_200 = response.json()
+        if not isinstance(_response_200, list):
+            raise TypeError(
+                f"response_200: expected a list, got {type(_response_200).__name__}"
+            )
         for response_200_item_data in _response_200:
             response_200_item = AnalysisVersion.from_dict(response_200_item_data)
 

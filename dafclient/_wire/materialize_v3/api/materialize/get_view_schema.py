@@ -33,6 +33,36 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    datastack_name: str,
+    version: int,
+    view_name: str,
+) -> dict[str, Any]:
+    """Build the `get_view_schema` request without sending it.
+
+    GET /materialize/api/v3/datastack/{datastack_name}/version/{version}/views/{view_name}/schema
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        datastack_name=datastack_name,
+        version=version,
+        view_name=view_name,
+    )
+
+
+def parse_success(response: httpx.Response) -> ViewSchema:
+    """The success body of `get_view_schema` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = ViewSchema.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> ArgumentErrors | MeError | MiddleAuthError | ViewSchema | None:

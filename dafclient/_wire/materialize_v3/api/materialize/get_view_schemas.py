@@ -31,6 +31,34 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    datastack_name: str,
+    version: int,
+) -> dict[str, Any]:
+    """Build the `get_view_schemas` request without sending it.
+
+    GET /materialize/api/v3/datastack/{datastack_name}/version/{version}/views/schemas
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        datastack_name=datastack_name,
+        version=version,
+    )
+
+
+def parse_success(response: httpx.Response) -> GetViewSchemasResponse200:
+    """The success body of `get_view_schemas` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = GetViewSchemasResponse200.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> (

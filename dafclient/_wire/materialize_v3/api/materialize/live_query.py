@@ -71,6 +71,63 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    datastack_name: str,
+    *,
+    body: LiveQuery,
+    return_pyarrow: bool | Unset | None = True,
+    arrow_format: bool | Unset | None = False,
+    split_positions: bool | Unset | None = False,
+    count: bool | Unset | None = False,
+    random_sample: int | Unset | None = UNSET,
+    ipc_compress: bool | Unset | None = True,
+    direct_sql_pandas: bool | Unset | None = False,
+    allow_missing_lookups: bool | Unset | None = False,
+    allow_invalid_root_ids: bool | Unset | None = False,
+) -> dict[str, Any]:
+    """Build the `live_query` request without sending it.
+
+    POST /materialize/api/v3/datastack/{datastack_name}/query
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        datastack_name=datastack_name,
+        body=body,
+        return_pyarrow=UNSET if return_pyarrow is None else return_pyarrow,
+        arrow_format=UNSET if arrow_format is None else arrow_format,
+        split_positions=UNSET if split_positions is None else split_positions,
+        count=UNSET if count is None else count,
+        random_sample=UNSET if random_sample is None else random_sample,
+        ipc_compress=UNSET if ipc_compress is None else ipc_compress,
+        direct_sql_pandas=UNSET if direct_sql_pandas is None else direct_sql_pandas,
+        allow_missing_lookups=UNSET
+        if allow_missing_lookups is None
+        else allow_missing_lookups,
+        allow_invalid_root_ids=UNSET
+        if allow_invalid_root_ids is None
+        else allow_invalid_root_ids,
+    )
+
+
+def parse_success(response: httpx.Response) -> list[LiveQueryResponse200Item]:
+    """The success body of `live_query` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = []
+    _response_200 = response.json()
+    if not isinstance(_response_200, list):
+        raise TypeError(
+            f"response_200: expected a list, got {type(_response_200).__name__}"
+        )
+    for response_200_item_data in _response_200:
+        response_200_item = LiveQueryResponse200Item.from_dict(response_200_item_data)
+
+        response_200.append(response_200_item)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> (
@@ -84,6 +141,10 @@ def _parse_response(
     if response.status_code == 200:
         response_200 = []
         _response_200 = response.json()
+        if not isinstance(_response_200, list):
+            raise TypeError(
+                f"response_200: expected a list, got {type(_response_200).__name__}"
+            )
         for response_200_item_data in _response_200:
             response_200_item = LiveQueryResponse200Item.from_dict(
                 response_200_item_data

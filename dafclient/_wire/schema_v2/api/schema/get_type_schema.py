@@ -27,6 +27,32 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    annotation_type: str,
+) -> dict[str, Any]:
+    """Build the `get_type_schema` request without sending it.
+
+    GET /schema/api/v2/type/{annotation_type}
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        annotation_type=annotation_type,
+    )
+
+
+def parse_success(response: httpx.Response) -> JsonSchemaDocument:
+    """The success body of `get_type_schema` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = JsonSchemaDocument.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> ErrorMessage | JsonSchemaDocument | None:

@@ -32,6 +32,33 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    *,
+    schema_names: str,
+) -> dict[str, Any]:
+    """Build the `get_type_schemas` request without sending it.
+
+    POST /schema/api/v2/types
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        schema_names=schema_names,
+    )
+
+
+def parse_success(response: httpx.Response) -> GetTypeSchemasResponse200:
+    """The success body of `get_type_schemas` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    data = response.json()
+    if not isinstance(data, dict):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    response_200 = GetTypeSchemasResponse200.from_dict(data)
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> ErrorMessage | GetTypeSchemasResponse200 | None:

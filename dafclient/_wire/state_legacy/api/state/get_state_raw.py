@@ -26,6 +26,29 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    state_id: int,
+) -> dict[str, Any]:
+    """Build the `get_state_raw` request without sending it.
+
+    GET /nglstate/raw/{state_id}
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        state_id=state_id,
+    )
+
+
+def parse_success(response: httpx.Response) -> File:
+    """The success body of `get_state_raw` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = File(payload=BytesIO(response.content))
+
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> File | str | None:

@@ -25,6 +25,28 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    state_id: int,
+) -> dict[str, Any]:
+    """Build the `get_property` request without sending it.
+
+    GET /nglstate/api/v1/property/{state_id}/info
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        state_id=state_id,
+    )
+
+
+def parse_success(response: httpx.Response) -> Any:
+    """The success body of `get_property` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = response.json()
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> Any | str | None:

@@ -41,6 +41,33 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    state_id: int,
+    *,
+    body: Any,
+    timestamp: float | Unset | None = UNSET,
+) -> dict[str, Any]:
+    """Build the `post_property_with_id` request without sending it.
+
+    POST /nglstate/api/v1/property/post/{state_id}
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        state_id=state_id,
+        body=body,
+        timestamp=UNSET if timestamp is None else timestamp,
+    )
+
+
+def parse_success(response: httpx.Response) -> str:
+    """The success body of `post_property_with_id` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = cast(str, response.json())
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> str | None:

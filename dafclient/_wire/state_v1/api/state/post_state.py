@@ -29,6 +29,29 @@ def _get_kwargs(
     return _kwargs
 
 
+def build_request(
+    *,
+    body: Any,
+) -> dict[str, Any]:
+    """Build the `post_state` request without sending it.
+
+    POST /nglstate/api/v1/post
+
+    Returns the keyword arguments of `httpx.Client.request`. An optional query parameter given
+    as None is not sent.
+    """
+    return _get_kwargs(
+        body=body,
+    )
+
+
+def parse_success(response: httpx.Response) -> str:
+    """The success body of `post_state` as its declared type; KeyError, TypeError or
+    ValueError when the body has another shape."""
+    response_200 = cast(str, response.json())
+    return response_200
+
+
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
 ) -> str | None:
