@@ -31,7 +31,9 @@ async def test_generated_tables_query_like_the_run_time_form(
 ) -> None:
     _, module = _generated(daf_server, tmp_path)
     assert {"synapses", "nuclei", "nucleus_cell_types"} <= set(module.TABLES)
-    roots = client.materialize.query_table("synapses", limit=20)["pre_pt_root_id"].unique()
+    roots = client.materialize.query_table("synapses", limit=20, log_warning=False)[
+        "pre_pt_root_id"
+    ].unique()
     frame = module.Tables(client.materialize).synapses(pre_pt_root_id=roots).query()
     expected = client.materialize.tables.synapses(pre_pt_root_id=roots).query()
     assert sorted(frame["id"].tolist()) == sorted(expected["id"].tolist())

@@ -39,18 +39,23 @@ def test_whole_table_at_a_version(client: Any, deployment: Deployment, versions:
     assert frame.attrs["materialization_version"] == version
     assert frame.attrs["dataframe_resolution"] == [8.0, 8.0, 40.0]
     split = client.materialize.query_table(
-        "synapses", materialization_version=version, split_positions=True, limit=10
+        "synapses",
+        materialization_version=version,
+        split_positions=True,
+        limit=10,
+        log_warning=False,
     )
     assert {"pre_pt_position_x", "pre_pt_position_y", "pre_pt_position_z"} <= set(split.columns)
 
 
 def test_desired_resolution_scales_positions(client: Any) -> None:
     native = client.materialize.query_table(
-        "synapses", limit=20, select_columns=["id", "ctr_pt_position"]
+        "synapses", limit=20, log_warning=False, select_columns=["id", "ctr_pt_position"]
     )
     scaled = client.materialize.query_table(
         "synapses",
         limit=20,
+        log_warning=False,
         select_columns=["id", "ctr_pt_position"],
         desired_resolution=[4, 4, 40],
     )
@@ -64,7 +69,11 @@ def test_desired_resolution_scales_positions(client: Any) -> None:
 def test_client_wide_desired_resolution_is_the_default(client: Any, daf_server: Any) -> None:
     columns = ["id", "ctr_pt_position"]
     explicit = client.materialize.query_table(
-        "synapses", limit=20, select_columns=columns, desired_resolution=[4, 4, 40]
+        "synapses",
+        limit=20,
+        log_warning=False,
+        select_columns=columns,
+        desired_resolution=[4, 4, 40],
     )
     with dafclient.CAVEclient(
         client.datastack_name,
@@ -74,10 +83,14 @@ def test_client_wide_desired_resolution_is_the_default(client: Any, daf_server: 
     ) as scaled_client:
         assert scaled_client.desired_resolution == (4.0, 4.0, 40.0)
         by_default = scaled_client.materialize.query_table(
-            "synapses", limit=20, select_columns=columns
+            "synapses", limit=20, log_warning=False, select_columns=columns
         )
         native = scaled_client.materialize.query_table(
-            "synapses", limit=20, select_columns=columns, desired_resolution=[8, 8, 40]
+            "synapses",
+            limit=20,
+            log_warning=False,
+            select_columns=columns,
+            desired_resolution=[8, 8, 40],
         )
     pd.testing.assert_frame_equal(by_id(by_default), by_id(explicit), check_like=True)
     assert by_default.attrs["dataframe_resolution"] == [4.0, 4.0, 40.0]
@@ -169,7 +182,9 @@ def test_live_query_refuses_roots_of_another_time(client: Any, versions: Any) ->
     from dafclient.errors import InputError
 
     first = client.materialize.get_timestamp(versions[0])
-    old = client.materialize.query_table("synapses", materialization_version=versions[0], limit=500)
+    old = client.materialize.query_table(
+        "synapses", materialization_version=versions[0], limit=500, log_warning=False
+    )
     now = datetime.now(UTC)
     current = client.chunkedgraph.is_latest_roots(old["post_pt_root_id"].unique(), timestamp=now)
     stale = old["post_pt_root_id"].unique()[~current]

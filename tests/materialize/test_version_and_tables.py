@@ -19,7 +19,7 @@ def test_version_pins_queries_and_the_chunkedgraph(daf_server: LocalServer, vers
         DATASTACK, daf_server.base_url, auth_token=daf_server.admin_token, version=old
     ) as client:
         assert client.version == old
-        frame = client.materialize.query_table("synapses", limit=3)
+        frame = client.materialize.query_table("synapses", limit=3, log_warning=False)
         assert frame.attrs["materialization_version"] == old
         stamp = client.materialize.get_timestamp(old)
         assert client.timestamp == stamp
@@ -39,7 +39,7 @@ async def test_async_version_is_resolved_by_set_version(
     async with AsyncFrameworkClient(
         DATASTACK, daf_server.base_url, auth_token=daf_server.admin_token, version=versions[0]
     ) as client:
-        frame = await client.materialize.query_table("synapses", limit=3)
+        frame = await client.materialize.query_table("synapses", limit=3, log_warning=False)
         assert frame.attrs["materialization_version"] == versions[0]
         with pytest.raises(ConfigurationError, match="set_version"):
             _ = client.chunkedgraph
@@ -82,7 +82,9 @@ def test_typed_query_errors(client: Any) -> None:
 
 
 async def test_async_typed_queries(aclient: Any, client: Any) -> None:
-    roots = client.materialize.query_table("synapses", limit=10)["post_pt_root_id"].unique()
+    roots = client.materialize.query_table("synapses", limit=10, log_warning=False)[
+        "post_pt_root_id"
+    ].unique()
     frame = await aclient.materialize.tables.synapses(post_pt_root_id=roots).query()
     sync = client.materialize.tables.synapses(post_pt_root_id=roots).query()
     assert sorted(frame["id"].tolist()) == sorted(sync["id"].tolist())

@@ -67,7 +67,7 @@ def test_join_and_live_queries(client: Any, deployment: Deployment) -> None:
         joined["pt_root_id"].to_numpy(), nuclei.loc[joined["target_id"], "pt_root_id"].to_numpy()
     )
     now = datetime.now(UTC)
-    live = client.materialize.live_live_query("synapses", now, limit=50)
+    live = client.materialize.live_live_query("synapses", now, limit=50, log_warning=False)
     svs = np.array([p for p in live["pre_pt_supervoxel_id"]], dtype=np.uint64)
     roots = deployment.graph.get_roots(svs, timestamp=now.timestamp()).astype(np.int64)
     np.testing.assert_array_equal(live["pre_pt_root_id"].to_numpy(dtype=np.int64), roots)
