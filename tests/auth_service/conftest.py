@@ -27,7 +27,8 @@ def store(server: LocalServer) -> AuthStore:
 
 
 @pytest.fixture
-def client(server: LocalServer) -> Iterator[httpx.Client]:
+def http(server: LocalServer) -> Iterator[httpx.Client]:
+    """A raw httpx client on the auth API of ``server`` (``client`` is always a FrameworkClient)."""
     with httpx.Client(base_url=server.base_url + API, timeout=10.0) as http:
         yield http
 

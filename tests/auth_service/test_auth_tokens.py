@@ -10,32 +10,32 @@ from auth_service_support import TEXT_HTML, TOKEN_PATTERN, Account, bearer, rfc8
 from dafserver.auth.store import AuthStore
 
 
-def _cache_id(client: httpx.Client, token: str) -> int:
-    response = client.get("/user/cache", headers=bearer(token))
+def _cache_id(http: httpx.Client, token: str) -> int:
+    response = http.get("/user/cache", headers=bearer(token))
     assert response.status_code == 200, response.text
     return int(response.json()["id"])
 
 
 def test_create_token_adds_a_working_key_and_keeps_the_old_one(
-    client: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
+    http: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
 ) -> None:
     user = make_account()
-    response = client.get("/create_token", headers=bearer(user.token))
+    response = http.get("/create_token", headers=bearer(user.token))
     assert response.status_code == 200
     new = response.json()
     assert TOKEN_PATTERN.fullmatch(new)
     assert new != user.token
     assert store.token_owner(new) == user.id
-    assert _cache_id(client, new) == user.id
-    assert _cache_id(client, user.token) == user.id
+    assert _cache_id(http, new) == user.id
+    assert _cache_id(http, user.token) == user.id
 
 
 def test_post_user_token_stores_the_description(
-    client: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
+    http: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
 ) -> None:
     user = make_account()
     label = f"key for {user.name}"
-    response = client.post("/user/token", headers=bearer(user.token), json={"description": label})
+    response = http.post("/user/token", headers=bearer(user.token), json={"description": label})
     assert response.status_code == 200
     new = response.json()
     assert TOKEN_PATTERN.fullmatch(new)
@@ -44,10 +44,10 @@ def test_post_user_token_stores_the_description(
 
 
 def test_post_user_token_ignores_a_body_that_is_not_json(
-    client: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
+    http: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
 ) -> None:
     user = make_account()
-    response = client.post(
+    response = http.post(
         "/user/token",
         headers={**bearer(user.token), "Content-Type": "application/json"},
         content=b"{not json",
@@ -57,23 +57,23 @@ def test_post_user_token_ignores_a_body_that_is_not_json(
 
 
 def test_post_user_token_rejects_json_of_the_wrong_shape(
-    client: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
+    http: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
 ) -> None:
     user = make_account()
     for body in ([1, 2], {"description": 5}, "text"):
-        response = client.post("/user/token", headers=bearer(user.token), json=body)
+        response = http.post("/user/token", headers=bearer(user.token), json=body)
         assert response.status_code == 400, body
         assert response.json()["error"] == "bad_request"
     assert [k["key"] for k in store.list_tokens(user.id)] == [user.token]
 
 
 def test_list_tokens_newest_first_with_store_values(
-    client: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
+    http: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
 ) -> None:
     user = make_account()
     unused = store.create_token(user.id, description="unused")
-    client.get("/user/cache", headers=bearer(user.token))  # marks the first key as used
-    response = client.get("/user/token", headers=bearer(user.token))
+    http.get("/user/cache", headers=bearer(user.token))  # marks the first key as used
+    response = http.get("/user/token", headers=bearer(user.token))
     assert response.status_code == 200
     listed = response.json()
     stored = {k["id"]: k for k in store.list_tokens(user.id)}
@@ -92,54 +92,54 @@ def test_list_tokens_newest_first_with_store_values(
 
 
 def test_delete_token_stops_it_at_once(
-    client: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
+    http: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
 ) -> None:
     user = make_account()
     spare = store.create_token(user.id)
     spare_id = next(k["id"] for k in store.list_tokens(user.id) if k["key"] == spare)
-    response = client.delete(f"/user/token/{spare_id}", headers=bearer(user.token))
+    response = http.delete(f"/user/token/{spare_id}", headers=bearer(user.token))
     assert response.status_code == 200
     assert response.json() == "success"
     assert store.token_owner(spare) is None
-    refused = client.get("/user/cache", headers=bearer(spare))
+    refused = http.get("/user/cache", headers=bearer(spare))
     assert refused.status_code == 401
     assert refused.json()["error"] == "invalid_token"
-    again = client.delete(f"/user/token/{spare_id}", headers=bearer(user.token))
+    again = http.delete(f"/user/token/{spare_id}", headers=bearer(user.token))
     assert again.status_code == 404
     assert again.text == "Token doesn't exist"
     assert again.headers["content-type"] == TEXT_HTML
 
 
 def test_delete_token_of_another_user_is_not_found(
-    client: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
+    http: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
 ) -> None:
     owner, other = make_account(), make_account()
     owner_key_id = store.list_tokens(owner.id)[0]["id"]
-    response = client.delete(f"/user/token/{owner_key_id}", headers=bearer(other.token))
+    response = http.delete(f"/user/token/{owner_key_id}", headers=bearer(other.token))
     assert response.status_code == 404
     assert response.text == "Token doesn't exist"
-    assert _cache_id(client, owner.token) == owner.id
+    assert _cache_id(http, owner.token) == owner.id
 
 
 def test_delete_token_with_malformed_or_huge_id(
-    client: httpx.Client, make_account: Callable[..., Account]
+    http: httpx.Client, make_account: Callable[..., Account]
 ) -> None:
     user = make_account()
-    malformed = client.delete("/user/token/abc", headers=bearer(user.token))
+    malformed = http.delete("/user/token/abc", headers=bearer(user.token))
     assert malformed.status_code == 404
     assert "<title>404 Not Found</title>" in malformed.text
-    huge = client.delete(f"/user/token/{2**70}", headers=bearer(user.token))
+    huge = http.delete(f"/user/token/{2**70}", headers=bearer(user.token))
     assert huge.status_code == 404
     assert huge.text == "Token doesn't exist"
 
 
-def test_token_ttl(client: httpx.Client, make_account: Callable[..., Account]) -> None:
+def test_token_ttl(http: httpx.Client, make_account: Callable[..., Account]) -> None:
     user, other = make_account(), make_account()
-    own = client.get(f"/user/token/{user.token}/ttl", headers=bearer(user.token))
+    own = http.get(f"/user/token/{user.token}/ttl", headers=bearer(user.token))
     assert own.status_code == 200
     assert own.json() == -1
     for key in (other.token, "0" * 32):
-        response = client.get(f"/user/token/{key}/ttl", headers=bearer(user.token))
+        response = http.get(f"/user/token/{key}/ttl", headers=bearer(user.token))
         assert response.status_code == 404
         assert response.json() == {
             "error": "invalid_token",
@@ -148,24 +148,24 @@ def test_token_ttl(client: httpx.Client, make_account: Callable[..., Account]) -
 
 
 def test_refresh_token_replaces_a_single_key(
-    client: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
+    http: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
 ) -> None:
     user = make_account()
-    response = client.get("/refresh_token", headers=bearer(user.token))
+    response = http.get("/refresh_token", headers=bearer(user.token))
     assert response.status_code == 200
     new = response.json()
     assert TOKEN_PATTERN.fullmatch(new)
     assert [k["key"] for k in store.list_tokens(user.id)] == [new]
-    assert client.get("/user/cache", headers=bearer(user.token)).status_code == 401
-    assert _cache_id(client, new) == user.id
+    assert http.get("/user/cache", headers=bearer(user.token)).status_code == 401
+    assert _cache_id(http, new) == user.id
 
 
 def test_refresh_token_refuses_several_keys(
-    client: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
+    http: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
 ) -> None:
     user = make_account()
     second = store.create_token(user.id)
-    response = client.get("/refresh_token", headers=bearer(user.token))
+    response = http.get("/refresh_token", headers=bearer(user.token))
     assert response.status_code == 400
     assert response.text == "Refresh token does not work for accounts with more than one API Key"
     assert response.headers["content-type"] == TEXT_HTML
@@ -173,10 +173,10 @@ def test_refresh_token_refuses_several_keys(
 
 
 def test_logout_refuses_an_api_key(
-    client: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
+    http: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
 ) -> None:
     user = make_account()
-    response = client.get("/logout", headers=bearer(user.token))
+    response = http.get("/logout", headers=bearer(user.token))
     assert response.status_code == 422
     assert response.text == "Can't logout an API Key."
     assert store.token_owner(user.token) == user.id

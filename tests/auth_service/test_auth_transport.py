@@ -15,15 +15,15 @@ def _cookie(token: str) -> dict[str, str]:
 
 
 def _whoami(
-    client: httpx.Client,
+    http: httpx.Client,
     headers: dict[str, str] | None = None,
     params: dict[str, str] | None = None,
 ) -> httpx.Response:
-    return client.get("/user/cache", headers=headers, params=params)
+    return http.get("/user/cache", headers=headers, params=params)
 
 
 def test_each_transport_alone_authenticates(
-    client: httpx.Client, make_account: Callable[..., Account]
+    http: httpx.Client, make_account: Callable[..., Account]
 ) -> None:
     user = make_account()
     for headers, params in (
@@ -31,29 +31,29 @@ def test_each_transport_alone_authenticates(
         (None, {QUERY: user.token}),
         (_cookie(user.token), None),
     ):
-        response = _whoami(client, headers, params)
+        response = _whoami(http, headers, params)
         assert response.status_code == 200, (headers, params)
         assert response.json()["id"] == user.id
 
 
 def test_header_beats_query_beats_cookie(
-    client: httpx.Client, make_account: Callable[..., Account]
+    http: httpx.Client, make_account: Callable[..., Account]
 ) -> None:
     header_user, query_user, cookie_user = make_account(), make_account(), make_account()
     all_three = _whoami(
-        client,
+        http,
         headers={**bearer(header_user.token), **_cookie(cookie_user.token)},
         params={QUERY: query_user.token},
     )
     assert all_three.json()["id"] == header_user.id
     query_and_cookie = _whoami(
-        client, headers=_cookie(cookie_user.token), params={QUERY: query_user.token}
+        http, headers=_cookie(cookie_user.token), params={QUERY: query_user.token}
     )
     assert query_and_cookie.json()["id"] == query_user.id
 
 
 def test_invalid_higher_priority_token_wins_over_a_valid_one(
-    client: httpx.Client, make_account: Callable[..., Account]
+    http: httpx.Client, make_account: Callable[..., Account]
 ) -> None:
     user = make_account()
     bad = "f" * 32
@@ -63,7 +63,7 @@ def test_invalid_higher_priority_token_wins_over_a_valid_one(
         ({**bearer(bad), **_cookie(user.token)}, None),
     )
     for headers, params in cases:
-        response = _whoami(client, headers, params)
+        response = _whoami(http, headers, params)
         assert response.status_code == 401, (headers, params)
         assert response.json() == {
             "error": "invalid_token",
@@ -73,11 +73,11 @@ def test_invalid_higher_priority_token_wins_over_a_valid_one(
 
 
 def test_malformed_header_is_refused_even_with_a_valid_query_token(
-    client: httpx.Client, make_account: Callable[..., Account]
+    http: httpx.Client, make_account: Callable[..., Account]
 ) -> None:
     user = make_account()
     response = _whoami(
-        client, headers={"Authorization": f"Token {user.token}"}, params={QUERY: user.token}
+        http, headers={"Authorization": f"Token {user.token}"}, params={QUERY: user.token}
     )
     assert response.status_code == 400
     assert response.json() == {
@@ -89,9 +89,9 @@ def test_malformed_header_is_refused_even_with_a_valid_query_token(
     assert 'error="invalid_request"' in challenge
 
 
-def test_missing_token(client: httpx.Client) -> None:
+def test_missing_token(http: httpx.Client) -> None:
     for path in ("/user/cache", "/create_token", "/user/token", "/table/t/has_public"):
-        response = client.get(path)
+        response = http.get(path)
         assert response.status_code == 401, path
         assert response.json() == {
             "error": "no_token",

@@ -35,10 +35,10 @@ def _assert_admin_only(response: httpx.Response) -> None:
 
 
 def test_user_me_is_the_full_record(
-    client: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
+    http: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
 ) -> None:
     user = make_account()
-    response = client.get("/user/me", headers=bearer(user.token))
+    response = http.get("/user/me", headers=bearer(user.token))
     assert response.status_code == 200
     body = response.json()
     assert set(body) == FULL_KEYS
@@ -49,21 +49,21 @@ def test_user_me_is_the_full_record(
 
 
 def test_user_me_of_a_service_account_names_its_parent(
-    client: httpx.Client,
+    http: httpx.Client,
     store: AuthStore,
     make_account: Callable[..., Account],
     make_service_account: Callable[[Account], Account],
 ) -> None:
     owner = make_account()
     service = make_service_account(owner)
-    body = client.get("/user/me", headers=bearer(service.token)).json()
+    body = http.get("/user/me", headers=bearer(service.token)).json()
     assert body["service_account"] is True
     assert body["parent_id"] == owner.id
     assert body["parent"] == _public_form(store, owner.id)
 
 
 def test_user_cache_reflects_grants(
-    client: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
+    http: httpx.Client, store: AuthStore, make_account: Callable[..., Account]
 ) -> None:
     user = make_account()
     lab, readers = f"lab-{user.id}", f"readers-{user.id}"
@@ -73,7 +73,7 @@ def test_user_cache_reflects_grants(
     store.grant(lab, edited, ["edit", "view"])
     store.grant(readers, viewed, ["view"])
     store.grant(readers, edited, ["view"])
-    response = client.get("/user/cache", headers=bearer(user.token))
+    response = http.get("/user/cache", headers=bearer(user.token))
     assert response.status_code == 200
     cache = response.json()
     expected_v2 = {edited: ["view", "edit"], viewed: ["view"]}
@@ -104,16 +104,16 @@ def test_user_cache_reflects_grants(
 
 
 def test_user_cache_of_superadmin_and_service_account(
-    client: httpx.Client,
+    http: httpx.Client,
     server_admin_token: str,
     make_account: Callable[..., Account],
     make_service_account: Callable[[Account], Account],
 ) -> None:
-    admin_cache = client.get("/user/cache", headers=bearer(server_admin_token)).json()
+    admin_cache = http.get("/user/cache", headers=bearer(server_admin_token)).json()
     assert admin_cache["admin"] is True
     owner = make_account()
     service = make_service_account(owner)
-    cache = client.get("/user/cache", headers=bearer(service.token)).json()
+    cache = http.get("/user/cache", headers=bearer(service.token)).json()
     assert (cache["id"], cache["parent_id"], cache["service_account"]) == (
         service.id,
         owner.id,
@@ -121,32 +121,32 @@ def test_user_cache_of_superadmin_and_service_account(
     )
 
 
-def test_usernames(client: httpx.Client, make_account: Callable[..., Account]) -> None:
+def test_usernames(http: httpx.Client, make_account: Callable[..., Account]) -> None:
     first, second = make_account(), make_account()
     ids = f"{second.id},,{first.id},{2**80}"
-    response = client.get("/username", params={"id": ids}, headers=bearer(first.token))
+    response = http.get("/username", params={"id": ids}, headers=bearer(first.token))
     assert response.status_code == 200
     assert response.json() == [
         {"id": first.id, "name": first.name},
         {"id": second.id, "name": second.name},
     ]
-    empty = client.get("/username", headers=bearer(first.token))
+    empty = http.get("/username", headers=bearer(first.token))
     assert empty.json() == []
-    bad = client.get("/username", params={"id": "1,x"}, headers=bearer(first.token))
+    bad = http.get("/username", params={"id": "1,x"}, headers=bearer(first.token))
     assert bad.status_code == 400
     assert set(bad.json()) == {"error", "message"}
 
 
 def test_user_lookup_needs_an_admin_role(
-    client: httpx.Client,
+    http: httpx.Client,
     make_account: Callable[..., Account],
     make_service_account: Callable[[Account], Account],
 ) -> None:
     user = make_account()
     for params in ({"id": str(user.id)}, {}):
-        _assert_admin_only(client.get("/user", params=params, headers=bearer(user.token)))
+        _assert_admin_only(http.get("/user", params=params, headers=bearer(user.token)))
     service = make_service_account(user)
-    response = client.get("/user", params={"id": str(user.id)}, headers=bearer(service.token))
+    response = http.get("/user", params={"id": str(user.id)}, headers=bearer(service.token))
     assert response.status_code == 200
     [record] = response.json()
     assert set(record) == FULL_KEYS
@@ -154,14 +154,14 @@ def test_user_lookup_needs_an_admin_role(
 
 
 def test_user_lookup_filters(
-    client: httpx.Client,
+    http: httpx.Client,
     store: AuthStore,
     server_admin_token: str,
     make_account: Callable[..., Account],
 ) -> None:
     first, second = make_account("filtered"), make_account("filtered")
     admin = bearer(server_admin_token)
-    by_id = client.get("/user", params={"id": f"{second.id},x,{first.id}"}, headers=admin).json()
+    by_id = http.get("/user", params={"id": f"{second.id},x,{first.id}"}, headers=admin).json()
     assert [r["id"] for r in by_id] == [first.id, second.id]
     assert by_id[0] == {
         **_public_form(store, first.id),
@@ -170,17 +170,17 @@ def test_user_lookup_filters(
         "admin": False,
         "email": first.email,
     }
-    by_email = client.get("/user", params={"email": first.email.upper()}, headers=admin).json()
+    by_email = http.get("/user", params={"email": first.email.upper()}, headers=admin).json()
     assert [r["id"] for r in by_email] == [first.id]
-    by_name = client.get("/user", params={"name": second.name}, headers=admin).json()
+    by_name = http.get("/user", params={"name": second.name}, headers=admin).json()
     assert [r["id"] for r in by_name] == [second.id]
-    bad_page = client.get("/user", params={"id": str(first.id), "page": "0"}, headers=admin)
+    bad_page = http.get("/user", params={"id": str(first.id), "page": "0"}, headers=admin)
     assert bad_page.status_code == 400
     assert bad_page.json()["error"] == "bad_request"
 
 
 def test_user_listing_pages(
-    client: httpx.Client,
+    http: httpx.Client,
     store: AuthStore,
     server_admin_token: str,
     make_account: Callable[..., Account],
@@ -196,55 +196,55 @@ def test_user_listing_pages(
     seen: list[int] = []
     for page in range(1, pages + 1):
         params = {"page": str(page), "per_page": str(per_page)}
-        body = client.get("/user", params=params, headers=admin).json()
+        body = http.get("/user", params=params, headers=admin).json()
         assert body["pages"] == pages
         seen.extend(r["id"] for r in body["items"])
     assert seen == humans
-    default = client.get("/user", headers=admin).json()
+    default = http.get("/user", headers=admin).json()
     assert [r["id"] for r in default["items"]] == humans[:20]
-    past = client.get("/user", params={"page": str(pages + 1)}, headers=admin)
+    past = http.get("/user", params={"page": str(pages + 1)}, headers=admin)
     assert past.status_code == 404
     for bad in ({"page": "0"}, {"per_page": "-3"}):
-        assert client.get("/user", params=bad, headers=admin).status_code == 404
+        assert http.get("/user", params=bad, headers=admin).status_code == 404
     for bad in ({"page": "x"}, {"per_page": "1.5"}):
-        response = client.get("/user", params=bad, headers=admin)
+        response = http.get("/user", params=bad, headers=admin)
         assert response.status_code == 400
         assert response.json()["error"] == "bad_request"
 
 
 def test_get_user_forms(
-    client: httpx.Client,
+    http: httpx.Client,
     store: AuthStore,
     server_admin_token: str,
     make_account: Callable[..., Account],
 ) -> None:
     target, caller = make_account(), make_account()
-    public = client.get(f"/user/{target.id}", headers=bearer(caller.token))
+    public = http.get(f"/user/{target.id}", headers=bearer(caller.token))
     assert public.status_code == 200
     assert public.json() == _public_form(store, target.id)
-    full = client.get(f"/user/{target.id}", headers=bearer(server_admin_token)).json()
+    full = http.get(f"/user/{target.id}", headers=bearer(server_admin_token)).json()
     assert set(full) == FULL_KEYS
     assert full["email"] == target.email
 
 
 def test_get_user_not_found(
-    client: httpx.Client,
+    http: httpx.Client,
     make_account: Callable[..., Account],
     make_service_account: Callable[[Account], Account],
 ) -> None:
     caller = make_account()
     service = make_service_account(caller)
     for user_id in (service.id, 2**70, 0):
-        response = client.get(f"/user/{user_id}", headers=bearer(caller.token))
+        response = http.get(f"/user/{user_id}", headers=bearer(caller.token))
         assert response.status_code == 404, user_id
         assert response.text == "User doesn't exist"
-    unrouted = client.get("/user/-1", headers=bearer(caller.token))
+    unrouted = http.get("/user/-1", headers=bearer(caller.token))
     assert unrouted.status_code == 404
     assert "<title>404 Not Found</title>" in unrouted.text
 
 
 def test_user_permissions_match_their_cache(
-    client: httpx.Client,
+    http: httpx.Client,
     store: AuthStore,
     server_admin_token: str,
     make_account: Callable[..., Account],
@@ -253,18 +253,18 @@ def test_user_permissions_match_their_cache(
     group = f"perm-{target.id}"
     store.add_to_group(target.id, group)
     store.grant(group, f"ds-{target.id}", ["view"])
-    own = client.get("/user/cache", headers=bearer(target.token)).json()
-    response = client.get(f"/user/{target.id}/permissions", headers=bearer(server_admin_token))
+    own = http.get("/user/cache", headers=bearer(target.token)).json()
+    response = http.get(f"/user/{target.id}/permissions", headers=bearer(server_admin_token))
     assert response.status_code == 200
     assert response.json() == own
-    _assert_admin_only(client.get(f"/user/{target.id}/permissions", headers=bearer(target.token)))
-    missing = client.get(f"/user/{2**40}/permissions", headers=bearer(server_admin_token))
+    _assert_admin_only(http.get(f"/user/{target.id}/permissions", headers=bearer(target.token)))
+    missing = http.get(f"/user/{2**40}/permissions", headers=bearer(server_admin_token))
     assert missing.status_code == 404
     assert missing.text == "User doesn't exist"
 
 
 def test_group_users(
-    client: httpx.Client,
+    http: httpx.Client,
     store: AuthStore,
     server_admin_token: str,
     make_account: Callable[..., Account],
@@ -277,16 +277,16 @@ def test_group_users(
         store.add_to_group(member.id, group)
     group_id = store.ensure_group(group)
     admin = bearer(server_admin_token)
-    response = client.get(f"/group/{group_id}/user", headers=admin)
+    response = http.get(f"/group/{group_id}/user", headers=admin)
     assert response.status_code == 200
     assert response.json() == [
         {"id": first.id, "name": first.name, "admin": False},
         {"id": second.id, "name": second.name, "admin": False},
     ]
-    assert client.get(f"/group/{2**70}/user", headers=admin).json() == []
-    malformed = client.get("/group/abc/user", headers=admin)
+    assert http.get(f"/group/{2**70}/user", headers=admin).json() == []
+    malformed = http.get("/group/abc/user", headers=admin)
     assert malformed.status_code == 400
     assert malformed.json()["error"] == "bad_request"
-    _assert_admin_only(client.get(f"/group/{group_id}/user", headers=bearer(first.token)))
-    by_service = client.get(f"/group/{group_id}/user", headers=bearer(service.token))
+    _assert_admin_only(http.get(f"/group/{group_id}/user", headers=bearer(first.token)))
+    by_service = http.get(f"/group/{group_id}/user", headers=bearer(service.token))
     assert by_service.status_code == 200
