@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import numpy as np
@@ -23,6 +23,7 @@ from dafclient._wire.chunkedgraph_v1.models import (
     RemeshingRequest,
     SplitRequest,
 )
+from dafclient._wire.chunkedgraph_v1.types import Unset
 from dafclient.errors import InputError
 from dafclient.ids import IdsLike, as_id, as_id_array
 from dafclient.services.chunkedgraph.base import ChunkedGraphLocation
@@ -43,6 +44,20 @@ def _edit_outcome(request: Call, response: httpx.Response) -> EditOutcome:
         json_id(reply.operation_id),
         ids_from_json(reply.new_root_ids, what="new_root_ids", request=request),
     )
+
+
+class _OperationRequest(Protocol):
+    """The generated ``undo``/``redo`` request builders (one shape)."""
+
+    def __call__(
+        self,
+        table_id: str,
+        *,
+        body: OperationIdRequest,
+        priority: bool | Unset | None = ...,
+        remesh: bool | Unset | None = ...,
+        int64_as_str: bool | Unset | None = ...,
+    ) -> dict[str, Any]: ...
 
 
 class EditPlans(ChunkedGraphLocation):
@@ -168,25 +183,18 @@ class EditPlans(ChunkedGraphLocation):
 
     def _undo_operation(self, operation_id: int) -> Plan[EditOutcome]:
         """Undo an edit (a new operation that inverts it)."""
-        server, table = yield from self._where()
-        request = gen.call(
-            server,
-            undo.build_request(
-                table_id=table,
-                body=OperationIdRequest(operation_id=int(operation_id)),
-                priority=False,
-                int64_as_str=False,
-            ),
-            idempotent=False,
-        )
-        return _edit_outcome(request, (yield request))
+        return (yield from self._replay(undo.build_request, operation_id))
 
     def _redo_operation(self, operation_id: int) -> Plan[EditOutcome]:
         """Redo an undone edit."""
+        return (yield from self._replay(redo.build_request, operation_id))
+
+    def _replay(self, build: _OperationRequest, operation_id: int) -> Plan[EditOutcome]:
+        """An edit named by an earlier operation (undo or redo: the same request shape)."""
         server, table = yield from self._where()
         request = gen.call(
             server,
-            redo.build_request(
+            build(
                 table_id=table,
                 body=OperationIdRequest(operation_id=int(operation_id)),
                 priority=False,
