@@ -42,19 +42,20 @@ names a PostgreSQL server)."""
 
 
 POSTGRES_TESTS = (
-    "tests/chunkedgraph/test_cg_store.py",
-    "tests/auth_service",
-    "tests/annotation_service",
-    "tests/chunkedgraph_service",
-    "tests/materialize_service",
-    "tests/l2cache/test_l2cache_service.py",
+    "tests/server/chunkedgraph_engine/test_cg_store.py",
+    "tests/server/auth_service",
+    "tests/server/annotation_service",
+    "tests/server/chunkedgraph_service",
+    "tests/server/materialize_service",
+    "tests/end_to_end/materialize/test_client_basics.py",
+    "tests/end_to_end/l2cache/test_l2cache_service.py",
     "--deselect",
-    "tests/l2cache/test_l2cache_service.py::test_a_parallel_fill_equals_the_sequential_one",
-    "tests/facade/test_info_schema_state.py",
-    "tests/facade/test_auth_annotation.py",
-    "tests/facade/test_chunkedgraph.py",
-    "tests/facade/test_edits_and_more.py",
-    "tests/multiprocess",
+    "tests/end_to_end/l2cache/test_l2cache_service.py::test_a_parallel_fill_equals_the_sequential_one",
+    "tests/end_to_end/facade/test_info_schema_state.py",
+    "tests/end_to_end/facade/test_auth_annotation.py",
+    "tests/end_to_end/facade/test_chunkedgraph.py",
+    "tests/end_to_end/facade/test_edits_and_more.py",
+    "tests/server/multiprocess",
 )
 """The service integration tests, run again with every deployment on PostgreSQL, and the facade
 tests of the services without a folder of their own (info, schema, state). What does not depend on
@@ -112,7 +113,7 @@ def demo(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the documentation site strictly (broken links and missing references fail) into
     ``site/``; ``nox -s docs -- serve`` serves it with live reload instead. The pages' code
-    examples run in the ``tests`` session (``tests/docs``)."""
+    examples run in the ``tests`` session (``tests/end_to_end/docs``)."""
     session.install("-e", ".[docs]")
     env = {"NO_MKDOCS_2_WARNING": "1"}
     if session.posargs[:1] == ["serve"]:

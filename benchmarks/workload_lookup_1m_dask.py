@@ -73,6 +73,9 @@ def _on_dask(target: Target, stack: ExitStack, lookup: Any, frame: Any) -> Syste
             processes=True,
             memory_limit=MEMORY_LIMIT,
             dashboard_address=None,
+            # No dashboard; the scheduler's HTTP routes on a free port: the default 8787 may be
+            # taken by another cluster, and distributed then warns (an error in the tests).
+            scheduler_kwargs={"dashboard_address": ":0"},
         )
     )
     client = stack.enter_context(Client(cluster))

@@ -32,7 +32,7 @@ def manifest(daf_server: LocalServer) -> DatasetManifest:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say how many documentation code blocks ran (``tests/docs`` records them per page; here,
+    """Say how many documentation code blocks ran (``tests/end_to_end/docs`` records them per page; here,
     because under xdist only the top-level conftest is loaded by the controller)."""
     ran = skipped = pages = 0
     for report in terminalreporter.stats.get("passed", []):
