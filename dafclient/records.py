@@ -13,8 +13,8 @@ Answers whose shape is free (a Neuroglancer state, a JSON Schema, annotation row
 user-chosen type, a viewer's ``version.json``) stay ``dict[str, Any]``.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: Python 3.11's TypedDict reads ``NotRequired``
+# only from evaluated annotations (``__required_keys__`` would list every key).
 from datetime import datetime
 from typing import Any, Literal, NotRequired, TypedDict
 
