@@ -508,10 +508,15 @@ class AnnotationClientBase(ServiceClient):
                     ),
                 ),
             )
-            data = read_json(request, (yield request))
-            if not isinstance(data, list):
+            response = yield request
+            data = read_json(request, response)
+            # Rows are free-form (their keys are the table type's columns): checked as objects
+            # here rather than through the generated model, one attrs object per row.
+            if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
                 raise ResponseFormatError(
-                    "expected a list of annotations", method="GET", url=request.url
+                    "expected a list of annotations (JSON objects)",
+                    method="GET",
+                    url=str(response.request.url),
                 )
             found.extend(data)
         return found
