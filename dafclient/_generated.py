@@ -15,7 +15,7 @@ import json
 import sys
 from collections.abc import Callable
 from io import BytesIO
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import attrs
 import httpx
@@ -144,6 +144,60 @@ def read(parser: Callable[[httpx.Response], T], request: Call, response: httpx.R
             method=request.method,
             url=str(response.request.url),
         ) from exc
+
+
+class _Record(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def read_dict(
+    parser: Callable[[httpx.Response], _Record], request: Call, response: httpx.Response
+) -> dict[str, Any]:
+    """A success body checked by a generated ``parse_success`` (:func:`read`), handed back in
+    the service's JSON form: the declared keys and any others, as plain values. For answers
+    that are dicts to users (typed by :mod:`dafclient.records`)."""
+    return read(parser, request, response).to_dict()
+
+
+def _not_a(kind: type[Any], value: Any) -> bool:
+    """Whether ``value`` is not a ``kind`` (a JSON true/false is not a number here)."""
+    return not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)
+
+
+def read_scalar(
+    parser: Callable[[httpx.Response], T], kind: type[T], request: Call, response: httpx.Response
+) -> T:
+    """A success body that is one JSON value of type ``kind`` (a count, a flag, a token).
+
+    The generated ``parse_success`` of a scalar body only casts it, so the type is checked here:
+    ``true`` for a count is a :class:`ResponseFormatError` saying what came instead."""
+    value = read(parser, request, response)
+    if _not_a(kind, value):
+        raise ResponseFormatError(
+            f"expected {kind.__name__}, got {type(value).__name__} {value!r:.80}",
+            method=request.method,
+            url=str(response.request.url),
+        )
+    return value
+
+
+def read_list_of(
+    parser: Callable[[httpx.Response], list[T]],
+    kind: type[T],
+    request: Call,
+    response: httpx.Response,
+) -> list[T]:
+    """A success body that is a JSON array of ``kind`` values (names, ids), each checked (the
+    generated ``parse_success`` checks only that it is an array)."""
+    values = read(parser, request, response)
+    for index, value in enumerate(values):
+        if _not_a(kind, value):
+            raise ResponseFormatError(
+                f"item {index}: expected {kind.__name__}, got {type(value).__name__}",
+                method=request.method,
+                url=str(response.request.url),
+            )
+    return values
 
 
 def parse(model: type[T], request: Call, response: httpx.Response) -> T:

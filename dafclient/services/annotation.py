@@ -321,12 +321,8 @@ class AnnotationClientBase(ServiceClient):
             to_epoch_seconds(timestamp)
         server, volume = yield from self._volume(aligned_volume_name)
         request = gen.call(server, get_tables.build_request(aligned_volume_name=volume))
-        data = read_json(request, (yield request))
-        if not isinstance(data, list):
-            raise ResponseFormatError(
-                "expected a list of table names", method="GET", url=request.url
-            )
-        return [TableName(name) for name in data]
+        names = gen.read_list_of(get_tables.parse_success, str, request, (yield request))
+        return [TableName(name) for name in names]
 
     def _get_table_metadata(
         self, table_name: str, aligned_volume_name: str | None = None
@@ -358,7 +354,7 @@ class AnnotationClientBase(ServiceClient):
             server,
             get_annotation_count.build_request(aligned_volume_name=volume, table_name=table_name),
         )
-        return int(read_json(request, (yield request)))
+        return gen.read_scalar(get_annotation_count.parse_success, int, request, (yield request))
 
     def _create_table(
         self,
@@ -479,7 +475,7 @@ class AnnotationClientBase(ServiceClient):
         request = gen.call(
             server, delete_table.build_request(aligned_volume_name=volume, table_name=table_name)
         )
-        return bool(read_json(request, (yield request)))
+        return gen.read_scalar(delete_table.parse_success, bool, request, (yield request))
 
     def _get_annotation(
         self,
@@ -512,10 +508,15 @@ class AnnotationClientBase(ServiceClient):
                     ),
                 ),
             )
-            data = read_json(request, (yield request))
-            if not isinstance(data, list):
+            response = yield request
+            data = read_json(request, response)
+            # Rows are free-form (their keys are the table type's columns): checked as objects
+            # here rather than through the generated model, one attrs object per row.
+            if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
                 raise ResponseFormatError(
-                    "expected a list of annotations", method="GET", url=request.url
+                    "expected a list of annotations (JSON objects)",
+                    method="GET",
+                    url=str(response.request.url),
                 )
             found.extend(data)
         return found
@@ -724,7 +725,7 @@ class AnnotationClientBase(ServiceClient):
                 ),
             ),
         )
-        return [int(i) for i in read_json(request, (yield request))]
+        return gen.read_list_of(delete_annotations.parse_success, int, request, (yield request))
 
     # -- staging and bulk writes ---------------------------------------------------------------
 

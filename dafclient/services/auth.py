@@ -10,7 +10,7 @@ from typing import Any
 
 from dafclient import _generated as gen
 from dafclient._context import ApiVersions
-from dafclient._plan import Plan, async_op, read_json, sync_op
+from dafclient._plan import Plan, async_op, sync_op
 from dafclient._service import AsyncBinding, ServiceClient, SyncBinding
 from dafclient._wire.auth_v1.api.auth import (
     create_token,
@@ -21,7 +21,7 @@ from dafclient._wire.auth_v1.api.auth import (
     get_usernames,
 )
 from dafclient._wire.auth_v1.models import ApiKey, GroupMember, User, UserCache, UserName
-from dafclient.errors import InputError, ResponseFormatError
+from dafclient.errors import InputError
 from dafclient.ids import as_id_array
 from dafclient.tokens import (
     DEFAULT_TOKEN_KEY,
@@ -182,12 +182,7 @@ class AuthClientBase(ServiceClient):
         request = gen.call(
             (yield from self._server()), create_token.build_request(), idempotent=False
         )
-        token = read_json(request, (yield request))
-        if not isinstance(token, str):
-            raise ResponseFormatError(
-                "expected a token string", method=request.method, url=request.url
-            )
-        return token
+        return gen.read_scalar(create_token.parse_success, str, request, (yield request))
 
     def _get_user_cache(self) -> Plan[UserCache]:
         """Your identity, groups and per-dataset permissions, as services see them."""

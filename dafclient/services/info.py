@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from dafclient import _generated as gen
 from dafclient._context import ApiVersions
-from dafclient._plan import Plan, adrive, async_op, drive, read_json, sync_op
+from dafclient._plan import Plan, adrive, async_op, drive, sync_op
 from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
 from dafclient._wire.info_v1.api.info import get_dataset, get_datasets
 from dafclient._wire.info_v1.models import DataSet
@@ -22,21 +22,12 @@ from dafclient._wire.info_v2.api.info import (
 )
 from dafclient._wire.info_v2.models import AlignedVolume, DataStackFull
 from dafclient.cloudvolumes import make_cloudvolume
-from dafclient.errors import ConfigurationError, ResponseFormatError
+from dafclient.errors import ConfigurationError
 from dafclient.format_utils import FormatFor, format_source
 
 INFO_API = ApiVersions("info", known=(1, 2), versions_path="/info/api/versions")
 
 T = TypeVar("T")
-
-
-def _string_list(request: Any, response: Any) -> list[str]:
-    data = read_json(request, response)
-    if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
-        raise ResponseFormatError(
-            "expected a list of names", method=request.method, url=str(response.request.url)
-        )
-    return data
 
 
 class InfoServiceBase(ServiceClient):
@@ -63,7 +54,7 @@ class InfoServiceBase(ServiceClient):
         """Names of the datastacks you may view."""
         yield from self._require_version(2, "get_datastacks")
         request = gen.call((yield from self._server()), get_datastacks.build_request())
-        return _string_list(request, (yield request))
+        return gen.read_list_of(get_datastacks.parse_success, str, request, (yield request))
 
     def _get_datastack_info(
         self, datastack_name: str | None = None, use_stored: bool = True
@@ -75,7 +66,7 @@ class InfoServiceBase(ServiceClient):
         """Names of the aligned volumes you may view."""
         yield from self._require_version(2, "get_aligned_volumes")
         request = gen.call((yield from self._server()), get_aligned_volumes.build_request())
-        return _string_list(request, (yield request))
+        return gen.read_list_of(get_aligned_volumes.parse_success, str, request, (yield request))
 
     def _get_aligned_volume_info(
         self, datastack_name: str | None = None, use_stored: bool = True
@@ -104,7 +95,9 @@ class InfoServiceBase(ServiceClient):
             (yield from self._server()),
             get_datastacks_by_aligned_volume.build_request(aligned_volume_name=aligned_volume),
         )
-        return _string_list(request, (yield request))
+        return gen.read_list_of(
+            get_datastacks_by_aligned_volume.parse_success, str, request, (yield request)
+        )
 
     def _refresh_stored_data(self) -> Plan[None]:
         """Forget cached records and fetch this datastack's again."""
@@ -222,7 +215,7 @@ class InfoServiceBase(ServiceClient):
         """Names of the datasets in the legacy (v1) registry."""
         yield from self._require_version(1, "get_datasets")
         request = gen.call((yield from self._server()), get_datasets.build_request())
-        return _string_list(request, (yield request))
+        return gen.read_list_of(get_datasets.parse_success, str, request, (yield request))
 
     def _get_dataset_info(
         self, dataset_name: str | None = None, use_stored: bool = True

@@ -30,7 +30,7 @@ id>": {attribute: value}}``, ``{}`` for uncached ids. Ids are sent in batches of
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -48,6 +48,7 @@ from dafclient._wire.l2cache_v1.models import L2IdsRequest
 from dafclient.errors import InputError, NotFoundError, ResponseFormatError
 from dafclient.format_utils import table_id_from_source
 from dafclient.ids import IdArray, IdsLike, as_id_array
+from dafclient.records import L2CacheConfig, L2Features
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,7 +73,7 @@ _SHAPES = {"pca": (3, 3), "chunk_intersect_count": (2, 3)}
 ATTRIBUTES = tuple(sorted((*SCALAR_ATTRIBUTES, *SPLIT_COLUMNS)))
 """Every attribute PCGL2Cache 1.3.1 serves."""
 
-L2Data = dict[str, dict[str, Any]]
+L2Data = dict[str, L2Features]
 """The raw answer: decimal L2 id → ``{attribute: value}``."""
 
 
@@ -124,7 +125,7 @@ class L2CacheBase(ServiceClient):
     def __init__(self, *args: Any, table_name: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._table_name = table_name
-        self._table_mapping_cache: dict[str, Any] | None = None
+        self._table_mapping_cache: dict[str, L2CacheConfig] | None = None
         self._metadata: dict[str, str] | None = None
 
     def _table(self) -> Plan[str]:
@@ -196,36 +197,30 @@ class L2CacheBase(ServiceClient):
     def _frame(
         data: L2Data, ids: IdArray, names: list[str] | None, split_columns: bool
     ) -> pd.DataFrame:
-        try:
-            return l2data_frame(data, ids, names, split_columns)
-        except (TypeError, ValueError) as exc:
-            raise ResponseFormatError(
-                f"L2 cache values of an unexpected shape or type: {exc}", method="POST", url=""
-            ) from exc
+        """The DataFrame of the answers. It is made inside the plan, so values of the wrong
+        shape or type (a ``TypeError``/``ValueError`` here) reach the drivers' checked step,
+        which turns them into a ResponseFormatError naming the last request."""
+        return l2data_frame(data, ids, names, split_columns)
 
     def _cache_metadata(self) -> Plan[dict[str, str]]:
         """Attribute name → the numpy dtype it is *stored* in (``"<class 'numpy.uint32'>"``)."""
         if self._metadata is None:
             request = gen.call((yield from self._server()), get_attribute_metadata.build_request())
-            data = read_json(request, (yield request))
-            if not isinstance(data, dict):
-                raise ResponseFormatError("expected an object", method="GET", url=request.url)
-            self._metadata = {str(k): str(v) for k, v in data.items()}
+            stored = gen.read(get_attribute_metadata.parse_success, request, (yield request))
+            self._metadata = {str(k): str(v) for k, v in stored.additional_properties.items()}
         return dict(self._metadata)
 
     def _get_attributes(self) -> Plan[list[str]]:
         """Names of the attributes the cache serves."""
         return list((yield from self._cache_metadata()))
 
-    def _table_mapping(self) -> Plan[dict[str, Any]]:
+    def _table_mapping(self) -> Plan[dict[str, L2CacheConfig]]:
         """Chunkedgraph table id → ``{cv_path, l2cache_id}`` of every table with a cache
         (fetched once)."""
         if self._table_mapping_cache is None:
             request = gen.call((yield from self._server()), get_table_mapping.build_request())
-            data = read_json(request, (yield request))
-            if not isinstance(data, dict):
-                raise ResponseFormatError("expected an object", method="GET", url=request.url)
-            self._table_mapping_cache = data
+            mapping = gen.read_dict(get_table_mapping.parse_success, request, (yield request))
+            self._table_mapping_cache = cast(dict[str, L2CacheConfig], mapping)
         return dict(self._table_mapping_cache)
 
     def _has_cache(self, datastack_name: str | None = None) -> Plan[bool]:

@@ -29,13 +29,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from dafclient import _generated as gen
 from dafclient._context import ApiVersions
-from dafclient._plan import Call, Plan, async_op, read_json, sync_op
+from dafclient._plan import Call, Plan, async_op, sync_op
 from dafclient._service import AsyncBinding, ServiceClient, SyncBinding, datastack_record
 from dafclient._wire.materialize_v2.api.materialize import get_table_count, get_tables
 from dafclient._wire.materialize_v3.api.materialize import (
@@ -54,8 +54,21 @@ from dafclient._wire.materialize_v3.api.materialize import (
     query_table,
     query_view,
 )
-from dafclient._wire.materialize_v3.models import JoinQuery, LiveQuery, SimpleQuery
+from dafclient._wire.materialize_v3.models import (
+    AnalysisVersion,
+    JoinQuery,
+    LiveQuery,
+    SimpleQuery,
+)
+from dafclient._wire.materialize_v3.models import TableMetadata as MaterializeTableMetadata
 from dafclient.errors import InputError, ResponseFormatError
+from dafclient.records import (
+    MaterializedTableMetadata,
+    VersionMetadata,
+    ViewColumn,
+    ViewListing,
+    ViewMetadata,
+)
 from dafclient.resolutions import checked_resolution
 from dafclient.services.materialize_frames import (
     MaterializeWarning,
@@ -97,13 +110,18 @@ def _server_time(text: Any) -> datetime | None:
     return datetime.fromisoformat(str(text)).replace(tzinfo=UTC)
 
 
-def _version_record(data: Any, request: Call) -> dict[str, Any]:
-    if not isinstance(data, dict) or "version" not in data or data.get("time_stamp") is None:
-        raise ResponseFormatError("expected a version record", method="GET", url=request.url)
-    record = dict(data)
-    record["time_stamp"] = _server_time(record.get("time_stamp"))
-    record["expires_on"] = _server_time(record.get("expires_on"))
-    return record
+def _version_record(version: AnalysisVersion) -> VersionMetadata:
+    """The record users get: the service's keys, timestamps as UTC datetimes."""
+    record: dict[str, Any] = version.to_dict()
+    record["time_stamp"] = _server_time(version.time_stamp)
+    record["expires_on"] = _server_time(version.expires_on or None)
+    return cast(VersionMetadata, record)
+
+
+def _with_resolution(data: dict[str, Any]) -> dict[str, Any]:
+    """A table or view record with CAVEclient's ``voxel_resolution`` ``[x, y, z]`` added."""
+    data["voxel_resolution"] = [data[f"voxel_resolution_{a}"] for a in _AXES]
+    return data
 
 
 def _aware(timestamp: TimestampLike) -> datetime:
@@ -160,7 +178,7 @@ class MaterializeBase(ServiceClient):
         self._desired_resolution = (
             None if desired_resolution is None else checked_resolution(desired_resolution)
         )
-        self._metadata: dict[tuple[str, int], dict[str, Any]] = {}
+        self._metadata: dict[tuple[str, int], MaterializedTableMetadata] = {}
         self._chunkedgraph: ChunkedGraphBase | None = None
 
     @property
@@ -208,10 +226,7 @@ class MaterializeBase(ServiceClient):
             (yield from self._server()),
             get_versions.build_request(self._datastack(), expired=expired),
         )
-        data = read_json(request, (yield request))
-        if not isinstance(data, list) or not all(isinstance(v, int) for v in data):
-            raise ResponseFormatError("expected a list of versions", method="GET", url=request.url)
-        return list(data)
+        return gen.read_list_of(get_versions.parse_success, int, request, (yield request))
 
     def _most_recent_version(self) -> Plan[int]:
         """The largest valid version number."""
@@ -220,14 +235,16 @@ class MaterializeBase(ServiceClient):
             raise InputError(f"datastack {self._datastack()!r} has no valid version")
         return max(versions)
 
-    def _get_version_metadata(self, version: int | None = None) -> Plan[dict[str, Any]]:
+    def _get_version_metadata(self, version: int | None = None) -> Plan[VersionMetadata]:
         """A version's record; ``time_stamp`` and ``expires_on`` as UTC datetimes."""
         number = yield from self._resolve_version(version)
         request = gen.call(
             (yield from self._server()),
             get_version_metadata.build_request(self._datastack(), number),
         )
-        return _version_record(read_json(request, (yield request)), request)
+        return _version_record(
+            gen.read(get_version_metadata.parse_success, request, (yield request))
+        )
 
     def _get_timestamp(self, version: int | None = None) -> Plan[datetime]:
         """The instant a version represents (UTC)."""
@@ -241,7 +258,7 @@ class MaterializeBase(ServiceClient):
             raise InputError(f"version {version} is not available for this datastack")
         return (yield from self._get_timestamp(version))
 
-    def _get_versions_metadata(self, expired: bool = False) -> Plan[list[dict[str, Any]]]:
+    def _get_versions_metadata(self, expired: bool = False) -> Plan[list[VersionMetadata]]:
         """Records of the datastack's versions (see :meth:`get_version_metadata`)."""
         request = gen.call(
             (yield from self._server()),
@@ -251,10 +268,8 @@ class MaterializeBase(ServiceClient):
         response = yield request
         if response.status_code == 404:
             return []
-        data = read_json(request, response)
-        if not isinstance(data, list):
-            raise ResponseFormatError("expected a list", method="GET", url=request.url)
-        return [_version_record(item, request) for item in data]
+        versions = gen.read(get_versions_metadata.parse_success, request, response)
+        return [_version_record(version) for version in versions]
 
     # -- tables ------------------------------------------------------------------------------------
     def _get_tables(self, version: int | None = None) -> Plan[list[str]]:
@@ -263,49 +278,44 @@ class MaterializeBase(ServiceClient):
         request = gen.call(
             (yield from self._server()), get_tables.build_request(self._datastack(), number)
         )
-        data = read_json(request, (yield request))
-        if not isinstance(data, list):
-            raise ResponseFormatError("expected a list", method="GET", url=request.url)
-        return [str(name) for name in data]
+        return gen.read_list_of(get_tables.parse_success, str, request, (yield request))
 
     @staticmethod
-    def _table_record(data: Any, request: Call) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            raise ResponseFormatError("expected an object", method="GET", url=request.url)
-        record = dict(data)
-        record["voxel_resolution"] = [record.get(f"voxel_resolution_{a}") for a in _AXES]
-        return record
+    def _table_record(table: MaterializeTableMetadata) -> MaterializedTableMetadata:
+        return cast(MaterializedTableMetadata, _with_resolution(table.to_dict()))
 
     def _get_table_metadata(
         self, table_name: str, version: int | None = None
-    ) -> Plan[dict[str, Any]]:
+    ) -> Plan[MaterializedTableMetadata]:
         """A table's metadata at a version, with ``voxel_resolution`` ``[x, y, z]`` added."""
         number = yield from self._resolve_version(version)
         cached = self._metadata.get((table_name, number))
         if cached is not None:
-            return dict(cached)
+            return cast(MaterializedTableMetadata, dict(cached))
         request = gen.call(
             (yield from self._server()),
             get_table_metadata.build_request(self._datastack(), number, table_name),
         )
-        record = self._table_record(read_json(request, (yield request)), request)
+        record = self._table_record(
+            gen.read(get_table_metadata.parse_success, request, (yield request))
+        )
         self._metadata[(table_name, number)] = record
-        return dict(record)
+        return cast(MaterializedTableMetadata, dict(record))
 
-    def _get_tables_metadata(self, version: int | None = None) -> Plan[list[dict[str, Any]]]:
+    def _get_tables_metadata(
+        self, version: int | None = None
+    ) -> Plan[list[MaterializedTableMetadata]]:
         """The metadata of every table of a version (as :meth:`get_table_metadata`)."""
         number = yield from self._resolve_version(version)
         request = gen.call(
             (yield from self._server()),
             get_tables_metadata.build_request(self._datastack(), number),
         )
-        data = read_json(request, (yield request))
-        if not isinstance(data, list):
-            raise ResponseFormatError("expected a list", method="GET", url=request.url)
-        records = [self._table_record(item, request) for item in data]
+        tables = gen.read(get_tables_metadata.parse_success, request, (yield request))
+        records = [self._table_record(table) for table in tables]
         for record in records:
-            self._metadata[(str(record.get("table_name")), number)] = record
-        return records
+            self._metadata[(record["table_name"], number)] = record
+        return [cast(MaterializedTableMetadata, dict(record)) for record in records]
 
     def _get_annotation_count(
         self, table_name: str, version: int | None = None
@@ -316,10 +326,10 @@ class MaterializeBase(ServiceClient):
             (yield from self._server()),
             get_table_count.build_request(self._datastack(), number, table_name),
         )
-        data = read_json(request, (yield request))
-        if data is not None and (isinstance(data, bool) or not isinstance(data, int)):
+        count = gen.read(get_table_count.parse_success, request, (yield request))
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
             raise ResponseFormatError("expected a count", method="GET", url=request.url)
-        return data
+        return count
 
     # -- queries -----------------------------------------------------------------------------------
     @staticmethod
@@ -894,57 +904,54 @@ class MaterializeBase(ServiceClient):
         return _with_metadata(frame, metadata)
 
     # -- views and string values -------------------------------------------------------------------
-    def _json_get(self, built: dict[str, Any], accept: frozenset[int] = frozenset()) -> Plan[Any]:
-        """The JSON object a GET route answers (None for an accepted error status); ``built`` is
-        the request a generated ``build_request`` made."""
-        request = gen.call((yield from self._server()), built, accept=accept)
-        response = yield request
-        if response.status_code in accept:
-            return None
-        data = read_json(request, response)
-        if not isinstance(data, dict):
-            raise ResponseFormatError("expected an object", method="GET", url=request.url)
-        return data
-
-    def _get_views(self, version: int | None = None) -> Plan[dict[str, dict[str, Any]]]:
+    def _get_views(self, version: int | None = None) -> Plan[dict[str, ViewListing]]:
         """The views of a version: ``{name: {"id", "description"}}``."""
         number = yield from self._resolve_version(version)
-        data: dict[str, dict[str, Any]] = yield from self._json_get(
-            get_views.build_request(self._datastack(), number)
+        request = gen.call(
+            (yield from self._server()), get_views.build_request(self._datastack(), number)
         )
-        return data
+        views = gen.read_dict(get_views.parse_success, request, (yield request))
+        return cast(dict[str, ViewListing], views)
 
     def _get_view_metadata(
         self, view_name: str, materialization_version: int | None = None
-    ) -> Plan[dict[str, Any]]:
+    ) -> Plan[ViewMetadata]:
         """A view's metadata (``voxel_resolution`` ``[x, y, z]`` added)."""
         number = yield from self._resolve_version(materialization_version)
-        data = yield from self._json_get(
-            get_view_metadata.build_request(self._datastack(), number, view_name)
+        request = gen.call(
+            (yield from self._server()),
+            get_view_metadata.build_request(self._datastack(), number, view_name),
         )
-        record = dict(data)
-        record["voxel_resolution"] = [record.get(f"voxel_resolution_{a}") for a in _AXES]
-        return record
+        view = gen.read_dict(get_view_metadata.parse_success, request, (yield request))
+        return cast(ViewMetadata, _with_resolution(view))
 
     def _get_view_schema(
         self, view_name: str, materialization_version: int | None = None
-    ) -> Plan[dict[str, Any]]:
+    ) -> Plan[dict[str, ViewColumn]]:
         """A view's columns: ``{column: {"type": …, "format"?: …}}``."""
         number = yield from self._resolve_version(materialization_version)
-        data: dict[str, Any] = yield from self._json_get(
-            get_view_schema.build_request(self._datastack(), number, view_name)
+        request = gen.call(
+            (yield from self._server()),
+            get_view_schema.build_request(self._datastack(), number, view_name),
         )
-        return data
+        columns = gen.read_dict(get_view_schema.parse_success, request, (yield request))
+        return cast(dict[str, ViewColumn], columns)
 
     def _get_view_schemas(
         self, materialization_version: int | None = None
-    ) -> Plan[dict[str, dict[str, Any]]]:
+    ) -> Plan[dict[str, dict[str, ViewColumn]]]:
         """Every view's columns (``{}`` when the version has no view)."""
         number = yield from self._resolve_version(materialization_version)
-        data = yield from self._json_get(
-            get_view_schemas.build_request(self._datastack(), number), accept=frozenset({404})
+        request = gen.call(
+            (yield from self._server()),
+            get_view_schemas.build_request(self._datastack(), number),
+            accept=frozenset({404}),
         )
-        return {} if data is None else dict(data)
+        response = yield request
+        if response.status_code == 404:
+            return {}
+        schemas = gen.read_dict(get_view_schemas.parse_success, request, response)
+        return cast(dict[str, dict[str, ViewColumn]], schemas)
 
     def _query_view(
         self,
@@ -1001,10 +1008,12 @@ class MaterializeBase(ServiceClient):
 
     def _get_unique_string_values(self, table: str) -> Plan[dict[str, list[str | None]]]:
         """Distinct values of each string column of a live table."""
-        data = yield from self._json_get(
-            get_unique_string_values.build_request(self._datastack(), table)
+        request = gen.call(
+            (yield from self._server()),
+            get_unique_string_values.build_request(self._datastack(), table),
         )
-        return {str(k): list(v) for k, v in data.items()}
+        values = gen.read(get_unique_string_values.parse_success, request, (yield request))
+        return {str(k): list(v) for k, v in values.additional_properties.items()}
 
     # -- helpers -----------------------------------------------------------------------------------
     @staticmethod

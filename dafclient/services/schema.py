@@ -25,8 +25,15 @@ JsonSchema = dict[str, Any]
 """A JSON Schema document (draft-07) as the schema service serves it."""
 
 
-def _expect(kind: type, data: Any, request: Any, response: Any, what: str) -> Any:
-    if not isinstance(data, kind):
+def _expect(
+    kind: type, data: Any, request: Any, response: Any, what: str, items: type | None = None
+) -> Any:
+    """``data`` when it is a ``kind`` (whose items, or values for a dict, are ``items``), else a
+    ResponseFormatError saying what was expected."""
+    inside = data.values() if isinstance(data, dict) else data
+    if not isinstance(data, kind) or (
+        items is not None and not all(isinstance(item, items) for item in inside)
+    ):
         raise ResponseFormatError(
             f"expected {what}", method=request.method, url=str(response.request.url)
         )
@@ -47,7 +54,7 @@ class SchemaClientBase(ServiceClient):
             request = gen.call(server, get_types_v1.build_request())
         response = yield request
         return list(
-            _expect(list, read_json(request, response), request, response, "a list of names")
+            _expect(list, read_json(request, response), request, response, "a list of names", str)
         )
 
     def _schema_definition(self, schema_type: str) -> Plan[JsonSchema]:
@@ -77,7 +84,7 @@ class SchemaClientBase(ServiceClient):
         )
         response = yield request
         return dict(
-            _expect(dict, read_json(request, response), request, response, "a map of schemas")
+            _expect(dict, read_json(request, response), request, response, "a map of schemas", dict)
         )
 
     def _schema_definition_all(self) -> Plan[dict[str, JsonSchema]]:
@@ -88,7 +95,7 @@ class SchemaClientBase(ServiceClient):
         request = gen.call((yield from self._server()), get_all_type_schemas.build_request())
         response = yield request
         return dict(
-            _expect(dict, read_json(request, response), request, response, "a map of schemas")
+            _expect(dict, read_json(request, response), request, response, "a map of schemas", dict)
         )
 
 

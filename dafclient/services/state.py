@@ -6,10 +6,12 @@ import datetime as dt
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import httpx
 import numpy as np
 
 from dafclient import _generated as gen
@@ -120,15 +122,11 @@ class StateClientBase(ServiceClient):
                 request = gen.call(server, get_state_legacy.build_request(state_id=number))
         return read_json(request, (yield request))
 
-    def _upload(self, built: dict[str, Any]) -> Plan[int]:
-        """Send an upload request (a generated ``build_request``'s) and read the new id."""
+    def _upload(self, built: dict[str, Any], parser: Callable[[httpx.Response], str]) -> Plan[int]:
+        """Send an upload request (a generated ``build_request``'s) and read the new id from the
+        state's URL the route answers (its generated ``parse_success`` is ``parser``)."""
         request = gen.call((yield from self._server()), built)
-        response = yield request
-        url = read_json(request, response)
-        if not isinstance(url, str):
-            raise ResponseFormatError(
-                "expected the new state's URL", method="POST", url=request.url
-            )
+        url = gen.read_scalar(parser, str, request, (yield request))
         return state_id_from_url(url)
 
     def _upload_state_json(
@@ -139,13 +137,21 @@ class StateClientBase(ServiceClient):
         version = yield from self._api_version()
         if state_id is None:
             if version == 1:
-                return (yield from self._upload(post_state.build_request(body=body)))
-            return (yield from self._upload(post_state_legacy.build_request(body=body)))
+                return (
+                    yield from self._upload(
+                        post_state.build_request(body=body), post_state.parse_success
+                    )
+                )
+            return (
+                yield from self._upload(
+                    post_state_legacy.build_request(body=body), post_state_legacy.parse_success
+                )
+            )
         if version != 1:
             raise ConfigurationError("uploading with an explicit state_id needs state API v1")
         at = None if timestamp is None else to_epoch_seconds(timestamp)
         built = post_state_with_id.build_request(state_id, body=body, timestamp=at)
-        return (yield from self._upload(built))
+        return (yield from self._upload(built, post_state_with_id.parse_success))
 
     def _get_property_json(self, state_id: int) -> Plan[Any]:
         """A segment-properties document by id."""
@@ -169,9 +175,13 @@ class StateClientBase(ServiceClient):
                 "pass a larger max_size (or None) if the server accepts it"
             )
         if state_id is None:
-            return (yield from self._upload(post_property.build_request(body=body)))
+            return (
+                yield from self._upload(
+                    post_property.build_request(body=body), post_property.parse_success
+                )
+            )
         built = post_property_with_id.build_request(int(state_id), body=body)
-        return (yield from self._upload(built))
+        return (yield from self._upload(built, post_property_with_id.parse_success))
 
     def _viewer(self, ngl_url: str | None) -> Plan[str]:
         viewer = ngl_url or self._ngl_url

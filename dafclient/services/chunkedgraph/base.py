@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from dafclient import _generated as gen
 from dafclient._context import ApiVersions
-from dafclient._plan import Plan, read_json
+from dafclient._plan import Plan
 from dafclient._service import ServiceClient, datastack_record
 from dafclient._wire.chunkedgraph_v1.api.chunkedgraph import get_table_info
-from dafclient.errors import InputError, ResponseFormatError
+from dafclient.errors import InputError
 from dafclient.format_utils import table_id_from_source
+from dafclient.records import SegmentationInfo
 from dafclient.timestamps import (
     TimestampLike,
     from_epoch_seconds,
@@ -43,7 +44,7 @@ class ChunkedGraphLocation(ServiceClient):
         super().__init__(*args, **kwargs)
         self._table_name = table_name
         self._default_timestamp = optional_epoch(timestamp)
-        self._segmentation_info: dict[str, Any] | None = None
+        self._segmentation_info: SegmentationInfo | None = None
 
     @property
     def timestamp(self) -> datetime | None:
@@ -76,17 +77,13 @@ class ChunkedGraphLocation(ServiceClient):
         """The chunkedgraph table id (last path element of the segmentation source)."""
         return (yield from self._table())
 
-    def _get_segmentation_info(self) -> Plan[dict[str, Any]]:
+    def _get_segmentation_info(self) -> Plan[SegmentationInfo]:
         """The graphene info of the table (cached)."""
         if self._segmentation_info is None:
             server, table = yield from self._where()
             request = gen.call(server, get_table_info.build_request(table_id=table))
-            info = read_json(request, (yield request))
-            if not isinstance(info, dict):
-                raise ResponseFormatError(
-                    "expected the graphene info", method="GET", url=request.url
-                )
-            self._segmentation_info = info
+            info = gen.read_dict(get_table_info.parse_success, request, (yield request))
+            self._segmentation_info = cast(SegmentationInfo, info)
         return self._segmentation_info
 
     def _get_base_resolution(self) -> Plan[npt.NDArray[np.float64]]:

@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from dafclient._plan import async_op, drive, sync_op
 from dafclient._service import AsyncBinding, SyncBinding
+from dafclient.records import SegmentationInfo
 from dafclient.services.chunkedgraph.edits import EditPlans
 from dafclient.services.chunkedgraph.history import HistoryPlans
 
@@ -163,7 +164,7 @@ class ChunkedGraphClient(SyncBinding, ChunkedGraphBase):
         return drive(self._get_table_name(), self._http)
 
     @property
-    def segmentation_info(self) -> dict[str, Any]:
+    def segmentation_info(self) -> SegmentationInfo:
         """The graphene info of the table (fetched once)."""
         return drive(self._get_segmentation_info(), self._http)
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from dafclient import _generated as gen
-from dafclient._plan import Plan, read_json
+from dafclient._plan import Plan
 from dafclient._wire.chunkedgraph_v1.api.chunkedgraph import (
     get_change_log,
     get_delta_roots,
@@ -104,11 +104,11 @@ class HistoryPlans(RootPlans, HierarchyPlans):
                 table_id=table, body=RootIdsRequest(root_ids=json_ids(ids)), filtered=filtered
             ),
         )
-        data = read_json(request, (yield request))
+        logs = gen.read(get_tabular_change_log_many.parse_success, request, (yield request))
         import pandas as pd  # only here: importing dafclient does not load pandas
 
         frames: dict[int, pd.DataFrame] = {}
-        for key, text in data.items():
+        for key, text in logs.additional_properties.items():
             columns = json.loads(text) if isinstance(text, str) else text
             frame = pd.DataFrame(columns)
             if "timestamp" in frame:
@@ -136,10 +136,8 @@ class HistoryPlans(RootPlans, HierarchyPlans):
             ),
             idempotent=True,
         )
-        response = yield request
-        gen.read(get_lineage_graph_multiple.parse_success, request, response)
-        graph: LineageGraph = read_json(request, response)
-        return graph
+        graph = gen.read_dict(get_lineage_graph_multiple.parse_success, request, (yield request))
+        return cast(LineageGraph, graph)
 
     def _get_lineage_graph(
         self,
@@ -290,10 +288,10 @@ class HistoryPlans(RootPlans, HierarchyPlans):
                 int64_as_str=False,
             ),
         )
-        data = read_json(request, (yield request))
+        found = gen.read(get_operation_details.parse_success, request, (yield request))
         details = OperationDetails()
-        for key, value in data.items():
-            record = dict(value)
+        for key, value in found.additional_properties.items():
+            record = value.to_dict()
             for name in ("operation_ts", "timestamp"):
                 if isinstance(record.get(name), str):
                     record[name] = parse_server_datetime(record[name])

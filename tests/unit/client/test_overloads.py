@@ -122,7 +122,7 @@ def test_mypy_sees_the_overloads_and_the_real_signatures(tmp_path: Path) -> None
         f"tuple[{uint64}, numpy.ndarray[tuple[Any, ...], numpy.dtype[numpy.float64]]]",
     ], out
     assert revealed[4] == "pandas.core.frame.DataFrame", out
-    assert revealed[5] == "dict[str, dict[str, Any]]", out
+    assert revealed[5].startswith("dict[str, TypedDict(dafclient.records.L2Features, {"), out
     assert revealed[6].startswith("def (supervoxel_ids: ") and revealed[6].endswith(
         f"-> {uint64}"
     ), out
