@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import typing
 from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 import yaml
 
 from dafclient import records
+from tests.paths import REPO
 
-SPECS = Path(__file__).resolve().parents[2] / "specs"
+SPECS = REPO / "specs"
 
 
 @cache
