@@ -98,7 +98,7 @@ def to_mip_voxels(
         problems = []
         for i in np.flatnonzero(~inside):
             reason = "not a finite point" if not finite[i] else "outside the volume"
-            problems.append(f"row {names[i]}: {points[i].tolist()} is {reason}")
+            problems.append(f"row {names[int(i)]}: {points[i].tolist()} is {reason}")
         raise InputError(
             f"{int((~inside).sum())} point(s) cannot be looked up (volume spans "
             f"{grid.lower.tolist()} to {grid.upper.tolist()} voxels at "

@@ -110,12 +110,12 @@ class PointColumns:
 class RowLabels(Sequence[str]):
     """``"{index label!r} ({column})"`` for each row of each point column, made when asked."""
 
-    def __init__(self, index: pd.Index, columns: tuple[str, ...]) -> None:
-        self.index = index
+    def __init__(self, rows: pd.Index, columns: tuple[str, ...]) -> None:
+        self.rows = rows
         self.columns = columns
 
     def __len__(self) -> int:
-        return len(self.index) * len(self.columns)
+        return len(self.rows) * len(self.columns)
 
     @overload
     def __getitem__(self, i: int) -> str: ...
@@ -126,8 +126,8 @@ class RowLabels(Sequence[str]):
             return [self[k] for k in range(*i.indices(len(self)))]
         if not -len(self) <= i < len(self):
             raise IndexError(i)
-        column, row = divmod(i % len(self), len(self.index))
-        (label,) = self.index[row : row + 1]  # iterated: Python scalars, as in a loop over it
+        column, row = divmod(i % len(self), len(self.rows))
+        (label,) = self.rows[row : row + 1]  # iterated: Python scalars, as in a loop over it
         return f"{label!r} ({self.columns[column]})"
 
 
