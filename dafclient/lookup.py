@@ -234,11 +234,12 @@ class LookupClient:
         All points of all columns are looked up together, so each chunk is read once.
 
         ``data`` may be a Dask DataFrame (``dafclient[dask]``): the answer is then a Dask
-        DataFrame with the same columns and dtypes, each partition looked up as above on the
-        cluster, every root at one timestamp fixed now (see :mod:`dafclient.dask_support`).
+        DataFrame with the same columns, dtypes, index and partitions; the points are shuffled
+        by storage chunk so each chunk is read once, every root at one timestamp fixed now (see
+        :mod:`dafclient.dask_lookup`).
         """
         if is_dask_dataframe(data):
-            from dafclient.dask_support import lookup_dask_dataframe
+            from dafclient.dask_lookup import lookup_dask_dataframe
 
             return lookup_dask_dataframe(
                 self, point_column, data, mip, voxel_resolution, timestamp,
@@ -271,7 +272,7 @@ class LookupClient:
             else resolution_triple(voxel_resolution, "voxel_resolution")
         )
         cv = self.volume(m)
-        grid = _grid(cv, m)
+        grid = volume_grid(cv, m)
         policy = self.outside if outside is None else _policy(outside)
         voxels, valid = to_mip_voxels(points, resolution, grid, outside=policy, labels=labels)
         out = np.zeros(len(points), dtype=np.uint64)
@@ -294,7 +295,8 @@ def _is_graphene(cv: Any) -> bool:
     return bool(cv.meta.path.format == "graphene")
 
 
-def _grid(cv: Any, mip: int) -> VolumeGrid:
+def volume_grid(cv: Any, mip: int) -> VolumeGrid:
+    """The geometry of ``cv`` at ``mip``."""
     bounds = cv.meta.bounds(mip)
     return VolumeGrid(
         resolution=np.asarray(cv.mip_resolution(mip), dtype=np.float64),
