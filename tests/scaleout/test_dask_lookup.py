@@ -19,7 +19,14 @@ from distributed import Client
 from dafclient import FrameworkClient
 from dafclient.chunk_sources import DirectChunks
 from dafclient.connection_settings import ConnectionSettings
-from dafclient.dask_lookup import ChunkGroupLookup, LookupSettings, PartitionLookup, worker_lookup
+from dafclient.dask_lookup import (
+    TASKS_SHUFFLE_MAX_PARTITIONS,
+    ChunkGroupLookup,
+    LookupSettings,
+    PartitionLookup,
+    shuffle_method,
+    worker_lookup,
+)
 from dafclient.errors import ConfigurationError, InputError
 from dafserver.dataset.manifest import DatasetManifest
 from dafserver.runner import LocalServer
@@ -322,3 +329,10 @@ def test_a_million_points_with_bounded_memory_per_worker(
     manifest: DatasetManifest,
 ) -> None:
     _lookup_many_points(dask_client, client, daf_server, manifest, 1_000_000, 25_000, True)
+
+
+def test_few_partitions_shuffle_with_tasks_unless_configured() -> None:
+    assert shuffle_method(TASKS_SHUFFLE_MAX_PARTITIONS) == "tasks"
+    assert shuffle_method(TASKS_SHUFFLE_MAX_PARTITIONS + 1) is None  # Dask's default
+    with dask.config.set({"dataframe.shuffle.method": "p2p"}):
+        assert shuffle_method(2) == "p2p"
