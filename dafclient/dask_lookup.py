@@ -8,7 +8,8 @@ and partitions, built from Dask's own operations:
    their index label) and turned into voxels of the segmentation mip, each with the number of its
    storage chunk, of its partition, and its place in the partition.
 2. ``shuffle`` on the chunk number: every point of a chunk lands in the same partition, so each
-   touched chunk is read once in the whole job, however the points are spread over partitions.
+   touched chunk is read once in the whole job, however the points are spread over partitions
+   (:func:`shuffle_method` says which of Dask's shuffles).
 3. ``map_partitions`` (:class:`ChunkGroupLookup`): each shuffled partition reads its chunks
    (grouped and fetched in batches, as in memory) and looks its roots up in batched requests.
 4. ``set_index`` on the partition number with divisions ``0, 1, ..., n``: every answer goes back
@@ -141,9 +142,8 @@ def chunk_numbers(voxels: npt.NDArray[np.int64], grid: VolumeGrid) -> npt.NDArra
     """The number of the storage chunk each voxel (inside the grid) falls in."""
     chunks = (voxels - grid.chunk_origin) // grid.chunk_size
     counts = -(-(grid.upper - grid.chunk_origin) // grid.chunk_size)
-    found: npt.NDArray[np.int64] = (chunks[:, 0] * counts[1] + chunks[:, 1]) * counts[2] + chunks[
-        :, 2
-    ]
+    x, y, z = chunks[:, 0], chunks[:, 1], chunks[:, 2]
+    found: npt.NDArray[np.int64] = (x * counts[1] + y) * counts[2] + z
     return found
 
 
