@@ -23,14 +23,16 @@ NAME = "lookup_1m_dask"
 POINTS = 1_000_000
 PARTITION_ROWS = 250_000
 MANY_PARTITION_ROWS = 50_000
-"""The same points in 20 partitions: the job shuffles points by chunk, so its work no longer grows
-with the partition count (partition by partition, every partition read every chunk its random
-points touched: 20 partitions took 8.6× the in-memory time, 4 partitions 2-4×).
+"""The same points in 20 partitions. The job shuffles points by chunk, so each chunk is read once
+whatever the partition count; partition by partition, every partition read every chunk its random
+points touched (20 partitions took 8.6× the in-memory time).
 
-Medium dataset, 2 cores shared with other jobs, 3 repeats: in memory 0.8-1.2 s (the point column
-is read columnar); Dask 5.1-6.8 s with 4 partitions (4.5× the median). What is left is Dask's
-fixed cost, not the lookup: two shuffles (by chunk, and back to the partitions), the scheduler and
-two worker processes on the two cores the client and dafserver use too."""
+Medium dataset, 2 cores shared with other jobs, 3 repeats, one run: in memory 0.85-1.26 s (the
+point column read columnar; it took ~4.9 s when it was turned into Python lists); Dask with 4
+partitions 2.6-4.4 s (2.7× at the medians), with 20 partitions 4.5-5.2 s (5.0×). Before, Dask with
+4 partitions took 5.9-10.2 s against 4.9 s in memory. What is left is Dask's fixed cost, not the
+lookup: two shuffles (by chunk, and back to the partitions), a few tasks per partition, the
+scheduler and two worker processes on the two cores the caller and dafserver use too."""
 WORKERS = 2
 MEMORY_LIMIT = "2GiB"
 
