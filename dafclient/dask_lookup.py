@@ -7,9 +7,10 @@ and partitions, built from Dask's own operations:
 1. ``map_partitions`` (:class:`ChunkKeys`): each partition's points are checked (bad rows named by
    their index label) and turned into voxels of the segmentation mip, each with the number of its
    storage chunk, of its partition, and its place in the partition.
-2. ``shuffle`` on the chunk number: every point of a chunk lands in the same partition, so each
-   touched chunk is read once in the whole job, however the points are spread over partitions
-   (:func:`shuffle_method` says which of Dask's shuffles).
+2. ``shuffle`` on the chunk number into :func:`group_count` partitions (about one per 4 input
+   partitions): every point of a chunk lands in the same partition, so each touched chunk is read
+   once in the whole job, however the points are spread over partitions (:func:`shuffle_method`
+   says which of Dask's shuffles).
 3. ``map_partitions`` (:class:`ChunkGroupLookup`): each shuffled partition reads its chunks
    (grouped and fetched in batches, as in memory) and looks its roots up in batched requests.
 4. ``set_index`` on the partition number with divisions ``0, 1, ..., n``: every answer goes back
@@ -222,22 +223,32 @@ class Answers:
         return self.columns.answer(frame, supervoxels, roots, self.flat)
 
 
-TASKS_SHUFFLE_MAX_PARTITIONS = 8
-"""Up to this many partitions the points are shuffled with Dask's task-based shuffle unless
-``dataframe.shuffle.method`` says otherwise: 1M points in 4 partitions on 2 workers took 2.0-3.2 s
-with it against 3.1-4.1 s with the P2P shuffle; with 20 partitions P2P was faster (5.6-6.5 s
-against 6.5-8.0 s)."""
+INPUTS_PER_GROUP = 4
+"""The points of about this many input partitions are read in one partition after the shuffle by
+chunk (but at least ``MIN_GROUPS`` partitions): fewer, larger tasks. 1M points in 20 partitions on
+2 workers took 2.2-2.9 s (one run 7.2 s) so against 5.1-8.3 s with one group per input partition."""
+MIN_GROUPS = 4
+TASKS_SHUFFLE_MAX_PIECES = 128
+"""Dask's task shuffle of ``inputs × outputs`` pieces up to this many, unless
+``dataframe.shuffle.method`` says otherwise; Dask's default (P2P on a cluster) above. 1M points in
+4 partitions took 2.0-3.2 s with the task shuffle against 3.1-4.1 s with P2P; in 20 partitions
+shuffled into 20 (400 pieces) P2P was faster (5.6-6.5 s against 6.5-8.0 s)."""
 
 
-def shuffle_method(partitions: int) -> str | None:
-    """The shuffle for ``partitions`` partitions: Dask's configured one, else ``"tasks"`` for a
-    few partitions, else Dask's default (``None``)."""
+def group_count(partitions: int) -> int:
+    """How many partitions the points of ``partitions`` input partitions are shuffled into."""
+    return min(partitions, max(MIN_GROUPS, -(-partitions // INPUTS_PER_GROUP)))
+
+
+def shuffle_method(inputs: int, outputs: int) -> str | None:
+    """The shuffle from ``inputs`` to ``outputs`` partitions: Dask's configured one, else
+    ``"tasks"`` for few pieces, else Dask's default (``None``)."""
     import dask
 
     configured: str | None = dask.config.get("dataframe.shuffle.method", None)
     if configured is not None:
         return configured
-    return "tasks" if partitions <= TASKS_SHUFFLE_MAX_PARTITIONS else None
+    return "tasks" if inputs * outputs <= TASKS_SHUFFLE_MAX_PIECES else None
 
 
 # -- the call -------------------------------------------------------------------------------
@@ -328,8 +339,9 @@ def lookup_dask_dataframe(
     keyed = frame.map_partitions(
         ChunkKeys(columns, resolution_key, grid, policy), meta=KEYS_META, clear_divisions=True
     )
-    method = shuffle_method(n)
-    by_chunk = keyed.shuffle(on="chunk", npartitions=n, shuffle_method=method)
+    groups = group_count(n)
+    method = shuffle_method(n, groups)
+    by_chunk = keyed.shuffle(on="chunk", npartitions=groups, shuffle_method=method)
     ids = by_chunk.map_partitions(ChunkGroupLookup(settings, m, grid, when, flat), meta=IDS_META)
     back = ids.set_index("partition", divisions=tuple(range(n + 1)), shuffle_method=method)
     result: dd.DataFrame = dask_frames.map_partitions(
@@ -345,6 +357,7 @@ __all__ = [
     "LookupSettings",
     "PartitionLookup",
     "chunk_numbers",
+    "group_count",
     "lookup_dask_dataframe",
     "shuffle_method",
     "worker_lookup",

@@ -20,10 +20,10 @@ from dafclient import FrameworkClient
 from dafclient.chunk_sources import DirectChunks
 from dafclient.connection_settings import ConnectionSettings
 from dafclient.dask_lookup import (
-    TASKS_SHUFFLE_MAX_PARTITIONS,
     ChunkGroupLookup,
     LookupSettings,
     PartitionLookup,
+    group_count,
     shuffle_method,
     worker_lookup,
 )
@@ -331,8 +331,9 @@ def test_a_million_points_with_bounded_memory_per_worker(
     _lookup_many_points(dask_client, client, daf_server, manifest, 1_000_000, 25_000, True)
 
 
-def test_few_partitions_shuffle_with_tasks_unless_configured() -> None:
-    assert shuffle_method(TASKS_SHUFFLE_MAX_PARTITIONS) == "tasks"
-    assert shuffle_method(TASKS_SHUFFLE_MAX_PARTITIONS + 1) is None  # Dask's default
+def test_shuffles_of_few_pieces_use_tasks_unless_configured() -> None:
+    assert [group_count(n) for n in (1, 2, 4, 8, 20, 40, 400)] == [1, 2, 4, 4, 5, 10, 100]
+    assert shuffle_method(4, 4) == "tasks" and shuffle_method(20, 5) == "tasks"
+    assert shuffle_method(40, 10) is None  # Dask's default
     with dask.config.set({"dataframe.shuffle.method": "p2p"}):
-        assert shuffle_method(2) == "p2p"
+        assert shuffle_method(2, 2) == "p2p"
