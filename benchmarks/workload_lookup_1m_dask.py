@@ -27,10 +27,10 @@ MANY_PARTITION_ROWS = 50_000
 whatever the partition count; partition by partition, every partition read every chunk its random
 points touched (20 partitions took 8.6× the in-memory time).
 
-Medium dataset, 2 cores shared with other jobs, 3 repeats, one run: in memory 0.85-1.26 s (the
+Medium dataset, 2 cores shared with other jobs, two runs of 3 repeats: in memory 0.82-1.94 s (the
 point column read columnar; it took ~4.9 s when it was turned into Python lists); Dask with 4
-partitions 2.6-4.4 s (2.7× at the medians), with 20 partitions 4.5-5.2 s (5.0×). Before, Dask with
-4 partitions took 5.9-10.2 s against 4.9 s in memory. What is left is Dask's fixed cost, not the
+partitions 2.7-4.2 s (2.5× and 3.3× at the medians), with 20 partitions 4.1-6.8 s (4.2×, 4.3×).
+Before, Dask with 4 partitions took 5.9-10.2 s against 4.9 s in memory. What is left is Dask's fixed cost, not the
 lookup: two shuffles (by chunk, and back to the partitions), a few tasks per partition, the
 scheduler and two worker processes on the two cores the caller and dafserver use too."""
 WORKERS = 2
