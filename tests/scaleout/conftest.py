@@ -24,7 +24,9 @@ def dask_client() -> Iterator[Client]:
             threads_per_worker=1,
             processes=True,
             memory_limit=WORKER_MEMORY_LIMIT,
-            dashboard_address=None,
+            # a free port: with None the scheduler still tries 8787, and test processes running
+            # side by side would warn (an error here) that it is taken
+            dashboard_address=":0",
         ) as cluster,
         Client(cluster) as client,
     ):
