@@ -88,7 +88,7 @@ def to_mip_voxels(
     finite or fall outside the volume raise :class:`InputError` naming them, or with
     ``outside="zero"`` are marked invalid (their voxel is meaningless).
     """
-    names = list(labels) if labels is not None else list(range(len(points)))
+    names: Sequence[Any] = labels if labels is not None else range(len(points))
     finite: npt.NDArray[np.bool_] = np.asarray(np.isfinite(points).all(axis=1))
     scaled = np.where(finite[:, None], points, 0.0) * point_resolution / grid.resolution
     voxels = np.floor(scaled).astype(np.int64)
@@ -98,7 +98,7 @@ def to_mip_voxels(
         problems = []
         for i in np.flatnonzero(~inside):
             reason = "not a finite point" if not finite[i] else "outside the volume"
-            problems.append(f"row {names[i]}: {points[i].tolist()} is {reason}")
+            problems.append(f"row {names[int(i)]}: {points[i].tolist()} is {reason}")
         raise InputError(
             f"{int((~inside).sum())} point(s) cannot be looked up (volume spans "
             f"{grid.lower.tolist()} to {grid.upper.tolist()} voxels at "

@@ -4,11 +4,8 @@ Install with ``pip install "dafclient[dask]"``. Importing dafclient never import
 methods that accept a Dask DataFrame first call :func:`is_dask_dataframe`, which only looks at
 the object's type, and import this module's dask parts when they get one.
 
-- :meth:`LookupClient.lookup_dataframe` maps the in-memory lookup over the partitions
-  (``map_partitions``): each partition's chunk reads are grouped and its roots batched exactly as
-  in memory. Workers make their own clients from :class:`~dafclient.connection_settings.
-  ConnectionSettings` (one per worker thread, kept for later tasks); the timestamp is fixed once
-  on the calling side, so every partition's roots are of the same moment.
+- :meth:`LookupClient.lookup_dataframe` shuffles the points by storage chunk, so each chunk is
+  read once in the whole job (:mod:`dafclient.dask_lookup`).
 - :meth:`AnnotationClient.bulk_post` streams partitions in order, a few at a time (see
   :func:`partition_frames`), through :mod:`dafclient.annotations.bulk_partitioned`.
 """
@@ -16,26 +13,18 @@ the object's type, and import this module's dask parts when they get one.
 from __future__ import annotations
 
 import importlib.metadata
-import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import numpy.typing as npt
 import pandas as pd
 from typing_extensions import TypeIs
 
-from dafclient.chunked_reads import OutsidePolicy, resolution_triple
-from dafclient.connection_settings import ConnectionSettings
 from dafclient.errors import ConfigurationError, InputError
-from dafclient.timestamps import TimestampLike
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
 
-    from dafclient.lookup import LookupClient
 
 EXTRA = "dafclient[dask]"
 MIN_DASK_VERSION = (2024, 8)
@@ -65,153 +54,6 @@ def require_dask() -> Any:
             f"pip install -U '{EXTRA}'"
         )
     return dd
-
-
-# -- lookups ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LookupSettings:
-    """What a worker needs to make the same LookupClient (hashable: workers keep one per key)."""
-
-    connection: ConnectionSettings
-    segmentation_mip: int
-    voxel_resolution: tuple[float, float, float]
-    segmentation_source: str | None
-    outside: OutsidePolicy
-
-
-@dataclass(frozen=True)
-class PartitionLookup:
-    """One ``lookup_dataframe`` call, applied to each partition."""
-
-    settings: LookupSettings
-    point_column: str | tuple[str, ...]
-    mip: int | None
-    timestamp: TimestampLike | None
-    position_suffix: str
-    supervoxel_suffix: str
-    root_id_suffix: str
-
-    def __call__(self, frame: pd.DataFrame) -> pd.DataFrame:
-        lookup = worker_lookup(self.settings)
-        column = (
-            self.point_column if isinstance(self.point_column, str) else list(self.point_column)
-        )
-        return lookup.lookup_dataframe(
-            column,
-            frame,
-            self.mip,
-            self.settings.voxel_resolution,
-            self.timestamp,
-            self.position_suffix,
-            self.supervoxel_suffix,
-            self.root_id_suffix,
-            progress=False,
-        )
-
-
-_worker_lock = threading.Lock()
-_worker_lookups: dict[tuple[int, LookupSettings], LookupClient] = {}
-"""Per worker thread and settings: the LookupClient its tasks use (made once, then reused)."""
-
-
-def worker_lookup(settings: LookupSettings) -> LookupClient:
-    """This thread's LookupClient for ``settings`` (made once, then reused by later tasks)."""
-    key = (threading.get_ident(), settings)
-    with _worker_lock:
-        found = _worker_lookups.get(key)
-    if found is None:
-        client = settings.connection.connect()
-        found = client.make_lookup_client(
-            segmentation_mip=settings.segmentation_mip,
-            voxel_resolution=settings.voxel_resolution,
-            segmentation_source=settings.segmentation_source,
-            outside=settings.outside,
-            progress=False,
-        )
-        with _worker_lock:
-            _worker_lookups[key] = found
-    return found
-
-
-def _fixed_timestamp(lookup: LookupClient, timestamp: TimestampLike | None) -> TimestampLike:
-    """The moment every partition's roots are looked up at: the call's, the lookup client's,
-    the pinned version's, or now."""
-    if timestamp is not None:
-        return timestamp
-    if lookup.timestamp is not None:
-        return lookup.timestamp
-    pinned = lookup._client.timestamp
-    return pinned if pinned is not None else datetime.now(UTC)
-
-
-def lookup_dask_dataframe(
-    lookup: LookupClient,
-    point_column: str | Sequence[str],
-    data: dd.DataFrame,
-    mip: int | None,
-    voxel_resolution: Sequence[float] | npt.ArrayLike | None,
-    timestamp: TimestampLike | None,
-    position_suffix: str,
-    supervoxel_suffix: str,
-    root_id_suffix: str,
-    outside: OutsidePolicy | None,
-) -> dd.DataFrame:
-    """:meth:`LookupClient.lookup_dataframe` of a Dask DataFrame: a lazy Dask DataFrame with
-    the same columns and dtypes as the in-memory answer, partition by partition."""
-    require_dask()
-    frame: Any = data
-    empty: pd.DataFrame = frame._meta
-    names = [point_column] if isinstance(point_column, str) else list(point_column)
-    for name in names:
-        for column in (name, f"{name}{position_suffix}"):
-            if column in empty.columns and pd.api.types.is_string_dtype(empty[column].dtype):
-                raise InputError(
-                    f"point column {column!r} is a string column in the Dask DataFrame: dask "
-                    "turns object columns into strings unless dask.config "
-                    "'dataframe.convert-string' is False; give points as an Arrow "
-                    "fixed_size_list column (as query_table returns them) or turn it off"
-                )
-    resolution = (
-        lookup.voxel_resolution
-        if voxel_resolution is None
-        else resolution_triple(voxel_resolution, "voxel_resolution")
-    )
-    policy = lookup.outside if outside is None else outside
-    resolution_key = (float(resolution[0]), float(resolution[1]), float(resolution[2]))
-    settings = LookupSettings(
-        connection=ConnectionSettings.of(lookup._client),
-        segmentation_mip=lookup.segmentation_mip,
-        voxel_resolution=resolution_key,
-        segmentation_source=lookup._source,
-        outside=policy,
-    )
-    when = None if lookup.is_flat else _fixed_timestamp(lookup, timestamp)
-    # The in-memory lookup of the empty frame checks the columns and gives the exact meta.
-    meta = lookup.lookup_dataframe(
-        point_column,
-        empty,
-        mip,
-        resolution,
-        when,
-        position_suffix,
-        supervoxel_suffix,
-        root_id_suffix,
-        outside=policy,
-        progress=False,
-    )
-    job = PartitionLookup(
-        settings=settings,
-        point_column=point_column if isinstance(point_column, str) else tuple(point_column),
-        mip=mip,
-        timestamp=when,
-        position_suffix=position_suffix,
-        supervoxel_suffix=supervoxel_suffix,
-        root_id_suffix=root_id_suffix,
-    )
-    result: dd.DataFrame = frame.map_partitions(job, meta=meta)
-    return result
 
 
 # -- streaming partitions -------------------------------------------------------------------
@@ -284,7 +126,7 @@ def _as_frame(value: Any, number: int) -> pd.DataFrame:
 
 def string_position_columns(data: dd.DataFrame) -> list[str]:
     """Columns of ``data`` named ``*_position`` whose dtype is a string (see
-    :func:`lookup_dask_dataframe`)."""
+    :func:`dafclient.dask_lookup.lookup_dask_dataframe`)."""
     frame: Any = data
     empty: pd.DataFrame = frame._meta
     return [
@@ -296,12 +138,8 @@ def string_position_columns(data: dd.DataFrame) -> list[str]:
 
 __all__ = [
     "EXTRA",
-    "ConnectionSettings",
-    "LookupSettings",
-    "PartitionLookup",
     "is_dask_dataframe",
-    "lookup_dask_dataframe",
     "partition_frames",
     "require_dask",
-    "worker_lookup",
+    "string_position_columns",
 ]

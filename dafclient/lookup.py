@@ -31,6 +31,7 @@ from dafclient.cloudvolumes import make_cloudvolume
 from dafclient.dask_support import is_dask_dataframe
 from dafclient.errors import ConfigurationError, InputError
 from dafclient.ids import IdArray, IdsLike, as_id_array
+from dafclient.lookup_frames import PointColumns
 from dafclient.timestamps import TimestampLike
 
 if TYPE_CHECKING:
@@ -233,53 +234,25 @@ class LookupClient:
         All points of all columns are looked up together, so each chunk is read once.
 
         ``data`` may be a Dask DataFrame (``dafclient[dask]``): the answer is then a Dask
-        DataFrame with the same columns and dtypes, each partition looked up as above on the
-        cluster, every root at one timestamp fixed now (see :mod:`dafclient.dask_support`).
+        DataFrame with the same columns, dtypes, index and partitions; the points are shuffled
+        by storage chunk so each chunk is read once, every root at one timestamp fixed now (see
+        :mod:`dafclient.dask_lookup`).
         """
         if is_dask_dataframe(data):
-            from dafclient.dask_support import lookup_dask_dataframe
+            from dafclient.dask_lookup import lookup_dask_dataframe
 
             return lookup_dask_dataframe(
                 self, point_column, data, mip, voxel_resolution, timestamp,
                 position_suffix, supervoxel_suffix, root_id_suffix, outside,
             )  # fmt: skip
-        names = [point_column] if isinstance(point_column, str) else list(point_column)
-        if not names:
-            raise InputError("point_column names no column")
-        sources: dict[str, str] = {}
-        for name in names:
-            if name in data.columns:
-                sources[name] = name
-            elif f"{name}{position_suffix}" in data.columns:
-                sources[f"{name}{position_suffix}"] = name
-            else:
-                raise InputError(
-                    f"point column {name!r} is not in the data (nor {name}{position_suffix!r})"
-                )
-        labels = [f"{idx!r} ({column})" for column in sources for idx in data.index]
-        rows = [cell for column in sources for cell in data[column].tolist()]
-        pts = as_points(rows, labels) if rows else np.zeros((0, 3))
+        columns = PointColumns.find(
+            data.columns, point_column, position_suffix, supervoxel_suffix, root_id_suffix
+        )
+        pts, labels = columns.points(data)
         supervoxels = self._labels(pts, mip, voxel_resolution, outside, progress, labels)
         flat = self.is_flat
         roots = supervoxels if flat else self.lookup_root_ids(supervoxels, timestamp)
-        n = len(data)
-        produced = {
-            name + suffix for name in names for suffix in (supervoxel_suffix, root_id_suffix)
-        }
-        out: dict[str, Any] = {}
-        for column in data.columns:
-            if column in produced:
-                continue
-            if column not in sources:
-                out[column] = data[column].to_numpy(copy=True)
-                continue
-            name = sources[column]
-            k = names.index(name)
-            out[f"{name}{position_suffix}"] = data[column].to_numpy(copy=True)
-            if not flat:
-                out[f"{name}{supervoxel_suffix}"] = supervoxels[k * n : (k + 1) * n]
-            out[f"{name}{root_id_suffix}"] = roots[k * n : (k + 1) * n]
-        return pd.DataFrame(out, index=data.index.copy())
+        return columns.answer(data, supervoxels, roots, flat)
 
     # -- internals -----------------------------------------------------------------------
     def _labels(
@@ -299,7 +272,7 @@ class LookupClient:
             else resolution_triple(voxel_resolution, "voxel_resolution")
         )
         cv = self.volume(m)
-        grid = _grid(cv, m)
+        grid = volume_grid(cv, m)
         policy = self.outside if outside is None else _policy(outside)
         voxels, valid = to_mip_voxels(points, resolution, grid, outside=policy, labels=labels)
         out = np.zeros(len(points), dtype=np.uint64)
@@ -322,7 +295,8 @@ def _is_graphene(cv: Any) -> bool:
     return bool(cv.meta.path.format == "graphene")
 
 
-def _grid(cv: Any, mip: int) -> VolumeGrid:
+def volume_grid(cv: Any, mip: int) -> VolumeGrid:
+    """The geometry of ``cv`` at ``mip``."""
     bounds = cv.meta.bounds(mip)
     return VolumeGrid(
         resolution=np.asarray(cv.mip_resolution(mip), dtype=np.float64),

@@ -17,7 +17,16 @@ import pytest
 from distributed import Client
 
 from dafclient import FrameworkClient
+from dafclient.chunk_sources import DirectChunks
 from dafclient.connection_settings import ConnectionSettings
+from dafclient.dask_lookup import (
+    ChunkGroupLookup,
+    LookupSettings,
+    PartitionLookup,
+    group_count,
+    shuffle_method,
+    worker_lookup,
+)
 from dafclient.errors import ConfigurationError, InputError
 from dafserver.dataset.manifest import DatasetManifest
 from dafserver.runner import LocalServer
@@ -70,6 +79,7 @@ def test_partitions_on_the_cluster_equal_the_in_memory_lookup(
 
     expected = lookup.lookup_dataframe(["pre_pt", "post_pt"], frame)
     computed = lazy.compute()
+    assert lazy.divisions == dd.from_pandas(frame, npartitions=5).divisions
     assert list(lazy.columns) == list(expected.columns)
     pd.testing.assert_series_equal(lazy.dtypes, expected.dtypes)
     pd.testing.assert_frame_equal(computed, expected)
@@ -82,9 +92,9 @@ def test_partitions_on_the_cluster_equal_the_in_memory_lookup(
 
 
 def _lookups_made_here() -> int:
-    from dafclient import dask_support
+    from dafclient import dask_lookup
 
-    return len(dask_support._worker_lookups)
+    return len(dask_lookup._worker_lookups)
 
 
 def test_one_timestamp_for_every_partition(
@@ -92,32 +102,70 @@ def test_one_timestamp_for_every_partition(
 ) -> None:
     lookup = _lookup(client, manifest)
     frame = pd.DataFrame({"pt": _points(_voxels(manifest, 10, 4))})
-    lazy = lookup.lookup_dataframe("pt", dd.from_pandas(frame, npartitions=2))
-    (task,) = {type(v) for v in _partition_jobs(lazy)}
-    jobs = _partition_jobs(lazy)
-    assert task.__name__ == "PartitionLookup"
-    assert len({job.timestamp for job in jobs}) == 1 and jobs[0].timestamp is not None
+    shuffled = lookup.lookup_dataframe("pt", dd.from_pandas(frame, npartitions=2))
+    (reads,) = _jobs(shuffled, ChunkGroupLookup)  # one task per shuffled partition, one job
+    alone = lookup.lookup_dataframe("pt", dd.from_pandas(frame, npartitions=1))
+    (whole,) = _jobs(alone, PartitionLookup)
+    assert not _jobs(alone, ChunkGroupLookup) and not _jobs(shuffled, PartitionLookup)
+    assert reads.timestamp is not None and whole.timestamp is not None  # fixed per call
     # the token travels in the settings, never in their repr
-    settings = jobs[0].settings.connection
+    settings = reads.settings.connection
     assert settings.token == client._ctx.auth.token and settings.token not in repr(settings)
 
 
-def _partition_jobs(lazy: dd.DataFrame) -> list[Any]:
-    from dafclient.dask_support import PartitionLookup
-
-    found = []
+def _jobs(lazy: dd.DataFrame, kind: type) -> list[Any]:
+    """The distinct callables of type ``kind`` the tasks of ``lazy``'s graph run."""
+    found: dict[int, Any] = {}
     for task in dict(lazy.__dask_graph__()).values():
-        for value in getattr(task, "args", ()):
-            if isinstance(value, PartitionLookup):
-                found.append(value)
-        for value in getattr(task, "kwargs", {}).values():
-            if isinstance(value, PartitionLookup):
-                found.append(value)
-        inner = getattr(task, "func", None)
-        if isinstance(inner, PartitionLookup):
-            found.append(inner)
-    assert found, "no partition lookup in the graph"
-    return found
+        values = [*getattr(task, "args", ()), *getattr(task, "kwargs", {}).values()]
+        for value in [*values, getattr(task, "func", None)]:
+            if isinstance(value, kind):
+                found[id(value)] = value
+    return list(found.values())
+
+
+def test_each_chunk_is_read_once_in_the_whole_job(
+    client: FrameworkClient, manifest: DatasetManifest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    n = 3_000
+    frame = pd.DataFrame({"pt": _points(_voxels(manifest, n, 8))}).set_index(
+        pd.Index(np.arange(n)[::-1] * 5)
+    )
+    lookup = _lookup(client, manifest)
+    expected = lookup.lookup_dataframe("pt", frame)
+    reads: list[tuple[int, ...]] = []
+    original = DirectChunks.read_blocks
+
+    def counting(self: DirectChunks, lo: Any, hi: Any) -> Any:
+        reads.extend(tuple(box) for box in lo.tolist())
+        return original(self, lo, hi)
+
+    monkeypatch.setattr(DirectChunks, "read_blocks", counting)
+    parts = 8
+    # here, in this process: the chunk reads of every task are counted
+    with dask.config.set({"scheduler": "sync", "dataframe.shuffle.method": "tasks"}):
+        lazy = lookup.lookup_dataframe("pt", dd.from_pandas(frame, parts, sort=False))
+        try:
+            found = lazy.compute()
+        finally:
+            _close_lookups_made_here()
+    pd.testing.assert_frame_equal(found, expected)
+    chunk = np.array(manifest.graph.chunk_size)
+    origin = np.array(manifest.graph.voxel_offset)
+    chunks = [tuple(c) for c in ((_voxels(manifest, n, 8) - origin) // chunk).tolist()]
+    assert len(reads) == len(set(reads)) == len(set(chunks))
+    # read partition by partition, most chunks would have been read once per partition
+    per_partition = sum(len({tuple(c) for c in p.tolist()}) for p in np.array_split(chunks, parts))
+    assert per_partition > 2 * len(reads)
+
+
+def _close_lookups_made_here() -> None:
+    import threading
+
+    from dafclient import dask_lookup
+
+    for key in [k for k in dask_lookup._worker_lookups if k[0] == threading.get_ident()]:
+        dask_lookup._worker_lookups.pop(key)._client.close()
 
 
 def test_bad_rows_are_named_by_index_from_the_worker(
@@ -193,13 +241,14 @@ def _worker_peak() -> int:
     return peak_rss_bytes()
 
 
-def _ids_and_bytes(frame: pd.DataFrame) -> pd.DataFrame:
-    """The ids of a looked-up partition, and its size in bytes (on its first row)."""
-    found = frame[["pt_supervoxel_id", "pt_root_id"]].copy()
-    found["bytes"] = 0
-    if len(found):
-        found.iloc[0, 2] = int(frame.memory_usage(deep=True).sum())
-    return found
+def _ids(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[["pt_supervoxel_id", "pt_root_id"]]
+
+
+def _in_memory_on_this_worker(settings: LookupSettings, args: list[Any]) -> int:
+    """The in-memory lookup of every partition's points at once (all points in one worker)."""
+    frame = pd.concat([_points_partition(*a) for a in args])
+    return len(worker_lookup(settings).lookup_dataframe("pt", frame))
 
 
 def _lookup_many_points(
@@ -212,9 +261,9 @@ def _lookup_many_points(
     check_memory: bool,
 ) -> None:
     """``total`` points made on the workers, looked up there, equal to the volume and the
-    graph. With ``check_memory``: after one partition's work, no worker's peak memory grows by
-    as much as the whole answer (and none passes the cluster's memory limit, which would have
-    restarted it and failed the job)."""
+    graph. With ``check_memory``: no worker's peak memory grows by half of what looking up all
+    the points in one worker takes (measured after, on the same worker), and none passes the
+    cluster's memory limit (which would have restarted it and failed the job)."""
     from cloudvolume import CloudVolume
 
     cv = CloudVolume(manifest.segmentation_cloudpath, mip=0, progress=False)
@@ -224,14 +273,18 @@ def _lookup_many_points(
     meta = _points_partition(0, 0, lower, upper)
     points = dd.from_map(lambda a: _points_partition(*a), args, meta=meta)
     lookup = client.make_lookup_client(voxel_resolution=np.asarray(cv.resolution))
-    # Each worker looks up one partition first: its peak then includes a partition's work.
-    warm = lookup.lookup_dataframe("pt", dd.from_map(lambda a: _points_partition(*a), args[:1]))
-    for worker in dask_client.scheduler_info()["workers"]:
+    if check_memory:
+        dask_client.restart()  # fresh workers: their peaks so far are this test's
+    # Each worker looks up a few points first (libraries loaded, client made).
+    warm = lookup.lookup_dataframe("pt", dd.from_map(lambda a: _points_partition(*a), args[:2]))
+    workers = list(dask_client.scheduler_info()["workers"])
+    for worker in workers:
         dask_client.compute(warm.map_partitions(len), workers=[worker], sync=True)
     before = dask_client.run(_worker_peak)
 
     lazy = lookup.lookup_dataframe("pt", points)
-    found = dask_client.compute(lazy.map_partitions(_ids_and_bytes), sync=True)
+    assert lazy.npartitions == parts
+    found = dask_client.compute(lazy.map_partitions(_ids), sync=True)
     grown = {w: peak - before[w] for w, peak in dask_client.run(_worker_peak).items()}
 
     assert len(found) == total and found.index.is_monotonic_increasing
@@ -245,11 +298,18 @@ def _lookup_many_points(
     nonzero = supervoxels != 0
     roots[nonzero] = daf_server.deployment.graph.get_roots(supervoxels[nonzero])
     np.testing.assert_array_equal(found["pt_root_id"].to_numpy(), roots)
-    whole = int(found["bytes"].sum())
-    print(f"{total:,} points: table {whole / 2**20:.0f} MiB; worker peak growth (MiB):", end=" ")
-    print({w: round(g / 2**20) for w, g in grown.items()})
-    if check_memory:  # no worker ever held the whole answer (nor its input)
-        assert max(grown.values()) < whole, (grown, whole)
+    print(f"{total:,} points in {parts} partitions; worker peak growth (MiB):", end=" ")
+    print({w: round(g / 2**20) for w, g in grown.items()}, end=" ")
+    if check_memory:
+        settings = LookupSettings(
+            ConnectionSettings.of(client), 0, tuple(map(float, cv.resolution)), None, "error"
+        )
+        one = workers[0]
+        job = dask_client.submit(_in_memory_on_this_worker, settings, args, workers=[one])
+        assert job.result() == total
+        alone = dask_client.run(_worker_peak, workers=[one])[one] - before[one]
+        print(f"all points in one worker: {alone / 2**20:.0f} MiB")
+        assert max(grown.values()) < alone / 2, (grown, alone)
 
 
 def test_many_points_with_bounded_memory_per_worker(
@@ -269,3 +329,11 @@ def test_a_million_points_with_bounded_memory_per_worker(
     manifest: DatasetManifest,
 ) -> None:
     _lookup_many_points(dask_client, client, daf_server, manifest, 1_000_000, 25_000, True)
+
+
+def test_shuffles_of_few_pieces_use_tasks_unless_configured() -> None:
+    assert [group_count(n) for n in (1, 2, 4, 8, 20, 40, 400)] == [1, 2, 4, 4, 5, 10, 100]
+    assert shuffle_method(4, 4) == "tasks" and shuffle_method(20, 5) == "tasks"
+    assert shuffle_method(40, 10) is None  # Dask's default
+    with dask.config.set({"dataframe.shuffle.method": "p2p"}):
+        assert shuffle_method(2, 2) == "p2p"
