@@ -50,6 +50,8 @@ _SEQUENCE_ROWS = frozenset({list, tuple})
 _NULL_ROWS = frozenset({type(None), float, type(pd.NA), type(pd.NaT)})
 """Row types pyarrow reads as null exactly when the reference does (a float row that is not NaN
 makes the conversion fail)."""
+_PLAIN_ROWS = frozenset({list, tuple, np.ndarray, type(None)})
+"""Row types pyarrow reads without ``from_pandas``."""
 _PLAIN_VALUES = frozenset({int, float, type(None)})
 _CONVERSION_ERRORS = (pa.ArrowException, OverflowError, TypeError, ValueError)
 
@@ -247,11 +249,13 @@ def _objects_into(values: npt.NDArray[Any], points: Points, null: Mask, invalid:
     """Read a block of rows through pyarrow; False when pyarrow cannot take it."""
     kinds = set(map(type, values))
     try:
+        # from_pandas (NaN and pandas' nulls as null rows) only when there are such rows: it
+        # costs a check of every value
+        from_pandas = not kinds <= _PLAIN_ROWS
         if kinds <= _SEQUENCE_ROWS | _NULL_ROWS:
-            from_pandas = not kinds <= {list, tuple, type(None)}
             array = pa.array(values, type=FIXED_3, from_pandas=from_pandas)
         elif kinds <= {np.ndarray} | _NULL_ROWS:
-            array = pa.array(values, from_pandas=True)
+            array = pa.array(values, from_pandas=from_pandas)
         else:
             return False
     except _CONVERSION_ERRORS:
