@@ -11,7 +11,9 @@ where they can:
   queries return): the flat child arrays, no Python objects at all;
 - an object column of lists/tuples (rows read back as JSON): pyarrow conversion to
   ``fixed_size_list<double>[3]``, which checks lengths and refuses strings in C;
-- an object column of numpy arrays: pyarrow conversion (one dtype per block).
+- an object column of numpy arrays: pyarrow conversion, as they are when a block's arrays share
+  one numeric dtype (what ``list(points)`` and Arrow's ``to_pandas`` give), else of the type
+  pyarrow infers.
 
 pyarrow reads a few values otherwise than the reference: a Python boolean as 0 or 1, a numpy
 ``uint64`` above 2**63 as a negative number, ``Decimal('NaN')`` as null. So after a conversion from
@@ -29,6 +31,7 @@ reference, so one odd row costs one block, not the column.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -54,6 +57,7 @@ _PLAIN_ROWS = frozenset({list, tuple, np.ndarray, type(None)})
 """Row types pyarrow reads without ``from_pandas``."""
 _PLAIN_VALUES = frozenset({int, float, type(None)})
 _CONVERSION_ERRORS = (pa.ArrowException, OverflowError, TypeError, ValueError)
+_DTYPE = attrgetter("dtype")
 
 
 def position_rows(values: Sequence[Any] | npt.NDArray[Any]) -> Read:
@@ -248,11 +252,15 @@ def _object_positions(values: npt.NDArray[Any]) -> Read:
 def _objects_into(values: npt.NDArray[Any], points: Points, null: Mask, invalid: Mask) -> bool:
     """Read a block of rows through pyarrow; False when pyarrow cannot take it."""
     kinds = set(map(type, values))
+    same_numbers = kinds == {np.ndarray} and _one_number_dtype(values)
     try:
         # from_pandas (NaN and pandas' nulls as null rows) only when there are such rows: it
         # costs a check of every value
         from_pandas = not kinds <= _PLAIN_ROWS
-        if kinds <= _SEQUENCE_ROWS | _NULL_ROWS:
+        if same_numbers:  # as they are: no type inferred, no value cast
+            item = pa.from_numpy_dtype(values[0].dtype)
+            array = pa.array(values, type=pa.list_(item))
+        elif kinds <= _SEQUENCE_ROWS | _NULL_ROWS:
             array = pa.array(values, type=FIXED_3, from_pandas=from_pandas)
         elif kinds <= {np.ndarray} | _NULL_ROWS:
             array = pa.array(values, from_pandas=from_pandas)
@@ -263,8 +271,18 @@ def _objects_into(values: npt.NDArray[Any], points: Points, null: Mask, invalid:
     if not _arrow_readable(array.type):
         return False
     _arrow_into(array, points, null, invalid)
-    _recheck(values, array, points, null, invalid)
+    if not same_numbers:  # 1-D arrays of one numeric dtype are read as the reference does
+        _recheck(values, array, points, null, invalid)
     return True
+
+
+def _one_number_dtype(arrays: npt.NDArray[Any]) -> bool:
+    """Whether numpy arrays all have one numeric dtype (native byte order)."""
+    dtypes = set(map(_DTYPE, arrays))
+    if len(dtypes) != 1:
+        return False
+    dtype = dtypes.pop()
+    return bool(dtype.kind in "iuf" and dtype.isnative)
 
 
 def _recheck(

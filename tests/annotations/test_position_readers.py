@@ -471,6 +471,31 @@ def test_one_odd_row_costs_its_block_not_the_column() -> None:
     assert [len(call.args[0]) for call in reference.call_args_list] == [block]
 
 
+@pytest.mark.parametrize(
+    "dtype", ["int8", "uint16", "int64", "uint64", "float16", "float32", "float64", ">i8"]
+)
+def test_arrays_of_one_dtype_read_as_the_reference_does(dtype: str) -> None:
+    """Blocks of arrays sharing one dtype are converted as they are: lengths, NaN, values above
+    2**63 and arrays of other shapes still read as the reference reads them."""
+    rng = np.random.default_rng(5)
+    high = 100 if np.dtype(dtype).itemsize == 1 else 30_000
+    values: list[Any] = list(rng.integers(0, high, size=(40, 3)).astype(dtype))
+    values[3] = values[3][:2]
+    values[4] = np.concatenate([values[4], values[4]])
+    values[9] = np.zeros((1, 3), dtype=dtype)
+    values[10] = np.array(7, dtype=dtype)
+    if np.dtype(dtype).kind == "f":
+        values[20] = np.array([np.nan, 1, 2], dtype=dtype)
+        values[21] = np.full(3, np.nan, dtype=dtype)
+        values[22] = np.array([1, np.inf, 2], dtype=dtype)
+    if dtype == "uint64":
+        values[30] = np.array([2**64 - 1, 2**63, 1], dtype=dtype)
+    for block in (1, 8, 64):
+        with mock.patch.object(positions, "BLOCK", block):
+            got = read_positions(pd.Series(values, dtype=object))
+        assert_same_read(got, position_rows(values))
+
+
 # -- memory -----------------------------------------------------------------------------------
 # A read writes its answer once and converts block by block: its temporaries stay the size of a
 # block whatever the column's length (fresh memory costs a page fault per page, more than the
