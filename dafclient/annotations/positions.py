@@ -290,10 +290,9 @@ def _recheck(
 ) -> None:
     """Re-read with the reference the rows pyarrow may have read otherwise (module docstring).
     Rows that were null values themselves are read alike by both."""
-    above_one = points > 1  # False for a coordinate ≤ 1 or NaN
-    if above_one.all():
+    if not len(points) or np.min(points) > 1:  # False for a coordinate ≤ 1 or NaN
         return
-    suspect = ~_each_row(above_one)
+    suspect = ~_each_row(points > 1)
     if array.null_count:
         suspect &= ~array.is_null().to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(suspect)
