@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from dafclient.annotations.layout import AnnotationLayout, FieldSpec
-from dafclient.annotations.positions import read_positions
+from dafclient.annotations.positions import Read, axis_positions, read_positions
 from dafclient.annotations.scalars import float_scalar, is_null_scalar
 from dafclient.errors import InputError
 
@@ -439,10 +439,10 @@ CONVERTERS: dict[str, Callable[[pd.Series, FieldSpec, _Issues], Column]] = {
 
 
 def positions_from(
-    value: Any, column: str, issues: _Issues, source: Callable[[int], Any]
+    read: Read, column: str, issues: _Issues, source: Callable[[int], Any]
 ) -> Column:
-    """A position column from a Series, an ``(N, 3)`` array or a sequence of 3-sequences."""
-    points, null, invalid = read_positions(value)
+    """A position column from its read (:mod:`~dafclient.annotations.positions`)."""
+    points, null, invalid = read
     issues.add(invalid, column, "not 3 finite numbers", source)
     return Column(points, null)
 
@@ -499,7 +499,8 @@ def validate_frame(
         raise InputError(
             f"duplicate column names: {sorted({n for n in names if names.count(n) > 1})}"
         )
-    frame = frame.set_axis(names, axis=1)
+    if names != list(frame.columns):
+        frame = frame.set_axis(names, axis=1)  # pandas < 3 copies the frame: only when needed
     mapping, unknown = _match_columns(layout, names, id_column=id_column, ignore=ignore_columns)
     if unknown:
         hint = (
@@ -529,16 +530,14 @@ def validate_frame(
         if where is None:
             continue
         if isinstance(where, tuple):
-            xyz = frame[list(where)]
-            if all(xyz[c].dtype.kind in "iuf" for c in where):
-                data: Any = xyz.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
-            else:
-                data = list(zip(*(xyz[c].tolist() for c in where), strict=True))
-            columns[spec.column] = positions_from(data, spec.column, issues, _row_source(xyz))
+            axes = [frame[c] for c in where]
+            columns[spec.column] = positions_from(
+                axis_positions(axes), spec.column, issues, _row_source(frame, where)
+            )
         elif spec.kind == "position":
             series = frame[where]
             columns[spec.column] = positions_from(
-                series, spec.column, issues, series.iloc.__getitem__
+                read_positions(series), spec.column, issues, series.iloc.__getitem__
             )
         else:
             columns[spec.column] = CONVERTERS[spec.kind](frame[where], spec, issues)
@@ -581,9 +580,11 @@ def _check_type_names(layout: AnnotationLayout, series: pd.Series, issues: _Issu
     issues.add(wrong, TYPE_COLUMN, f"another type than {name!r}", series.iloc.__getitem__)
 
 
-def _row_source(frame: pd.DataFrame) -> Callable[[int], Any]:
+def _row_source(frame: pd.DataFrame, columns: Sequence[str]) -> Callable[[int], Any]:
+    """A row's values in ``columns`` (the columns are taken only when an error is reported)."""
+
     def source(row: int) -> Any:
-        return frame.iloc[row].tolist()
+        return frame[list(columns)].iloc[row].tolist()
 
     return source
 

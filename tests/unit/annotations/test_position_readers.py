@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import decimal
 import math
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
@@ -18,7 +21,7 @@ from hypothesis import strategies as st
 from dafclient.annotations import positions
 from dafclient.annotations.columnar import AnnotationValidationError, validate_frame
 from dafclient.annotations.layout import snapshot_layout
-from dafclient.annotations.positions import Read, position_rows, read_positions
+from dafclient.annotations.positions import Read, axis_positions, position_rows, read_positions
 
 SYNAPSE = snapshot_layout("synapse")
 POINTS = ("pre_pt", "post_pt", "ctr_pt")
@@ -327,3 +330,232 @@ def test_arrow_columns_read_as_the_reference_does(
     array = pa.array(rows, type=list_type).slice(min(offset, len(rows) - 1))
     series = arrow_series(array)
     assert_same_read(read_positions(series), position_rows(series.tolist()))
+
+
+# -- x/y/z columns ----------------------------------------------------------------------------
+
+
+def axis_series(values: list[Any], dtype: Any) -> pd.Series:
+    return pd.Series(values, dtype=dtype)
+
+
+AXIS_COLUMNS: dict[str, tuple[list[Any], Any]] = {
+    "int8": ([1, -2, 3, 4, 5], "int8"),
+    "int64": ([1, 2, -(2**62), 4, 5], "int64"),
+    "uint64 above 2**63": ([2**64 - 1, 2**63, 3, 4, 5], "uint64"),
+    "float32": ([0.5, np.nan, np.inf, 4, 5], "float32"),
+    "float64": ([np.nan, 2.5, -np.inf, np.nan, 5], "float64"),
+    "nullable Int64": ([pd.NA, 2, 3, pd.NA, 5], "Int64"),
+    "nullable UInt64": ([2**64 - 1, pd.NA, 3, pd.NA, 5], "UInt64"),
+    "nullable Float64": ([pd.NA, 2.5, 3, pd.NA, 5], "Float64"),
+    "Arrow int64": ([None, 2, 3, None, 5], pd.ArrowDtype(pa.int64())),
+    "Arrow float32": ([1.5, None, 3, None, 5], pd.ArrowDtype(pa.float32())),
+    "bool": ([True, False, True, False, True], "bool"),
+    "object of mixed values": ([1, "7", None, True, np.float32(2.5)], object),
+    "object of decimals": ([decimal.Decimal(1), 2, None, 4, decimal.Decimal("NaN")], object),
+    "pandas strings": (["1", "2.5", None, "x", "5"], "string"),
+    "categorical numbers": ([1, 2, 3, 2, 1], "category"),
+}
+
+
+@pytest.mark.parametrize("x", list(AXIS_COLUMNS))
+def test_axis_columns_of_every_dtype_read_as_the_reference_does(x: str) -> None:
+    """Each dtype as the x column, next to a float64 y (NaN in rows 0 and 3) and an int z: rows
+    all null are absent points, partly null or non-finite rows invalid, others exact."""
+    values, dtype = AXIS_COLUMNS[x]
+    axes = [
+        axis_series(values, dtype),
+        axis_series([np.nan, 2.0, 3.0, np.nan, 5.0], "float64"),
+        axis_series([7, 8, 9, 10, 11], "int64"),
+    ]
+    expected = position_rows(list(zip(*(a.tolist() for a in axes), strict=True)))
+    assert_same_read(axis_positions(axes), expected)
+
+
+def test_axis_columns_all_numpy_are_exact_and_not_shared() -> None:
+    xyz = np.array([[2**64 - 1, 0, 3], [5, 2**53 + 1, 7]], dtype=np.uint64)
+    axes = [pd.Series(xyz[:, i]) for i in range(3)]
+    points, null, invalid = axis_positions(axes)
+    np.testing.assert_array_equal(points, xyz.astype(np.float64))
+    assert not null.any() and not invalid.any()
+    assert not any(np.shares_memory(points, a.to_numpy()) for a in axes)
+
+
+def test_absent_and_partial_points_in_float_axis_columns() -> None:
+    x = pd.Series([np.nan, 1.0, np.nan, 4.0])
+    y = pd.Series([np.nan, np.nan, np.nan, 5.0])
+    z = pd.Series([np.nan, 2.0, np.inf, 6.0])
+    points, null, invalid = axis_positions([x, y, z])
+    assert null.tolist() == [True, False, False, False]
+    assert invalid.tolist() == [False, True, True, False]
+    assert np.isnan(points[:3]).all() and points[3].tolist() == [4.0, 5.0, 6.0]
+
+
+# -- empty columns ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", list(forms(coordinates(3))))
+def test_empty_columns_of_every_form(form: str) -> None:
+    series = forms(coordinates(3))[form].iloc[:0]
+    points, null, invalid = read_positions(series)
+    assert points.shape == (0, 3) and null.shape == (0,) and invalid.shape == (0,)
+
+
+def test_empty_frames_validate_in_both_position_forms() -> None:
+    empty = coordinates(0)
+    table = validate_frame(
+        SYNAPSE, frame_with(pd.Series([], dtype=object), "pre_pt_position", empty)
+    )
+    assert table.length == 0
+    assert table.columns["pre_pt_position"].values.shape == (0, 3)
+    assert table.columns["post_pt_position"].values.shape == (0, 3)
+    points, null, invalid = axis_positions([pd.Series([], dtype=object)] * 3)
+    assert points.shape == (0, 3) and not null.size and not invalid.size
+
+
+# -- block by block ---------------------------------------------------------------------------
+
+
+def mixed_blocks(block: int) -> list[Any]:
+    """Four blocks: lists and tuples; numpy arrays of several dtypes; nulls, bools, wrong
+    lengths and strings among lists; arrays of wrong lengths, bool and 2-D arrays."""
+    rng = np.random.default_rng(3)
+    xyz = rng.integers(-3, 100, size=(4 * block, 3))
+    rows: list[Any] = [list(r) if i % 2 else tuple(r) for i, r in enumerate(xyz[:block].tolist())]
+    dtypes = (np.int32, np.uint8, np.float32, np.float64)
+    rows += [r.astype(dtypes[i % 4]) for i, r in enumerate(xyz[block : 2 * block])]
+    odd: list[Any] = [None, math.nan, [1, True, 3], [1, 2], [None] * 3, [1, "x", 2], pd.NA]
+    third = xyz[2 * block : 3 * block].tolist()
+    rows += [odd[i % len(odd)] if i % 3 == 0 else r for i, r in enumerate(third)]
+    odd_arrays = [np.array([1, 2]), np.array([True, False, True]), np.array([[1, 2, 3]]), None]
+    fourth = list(xyz[3 * block :])
+    rows += [odd_arrays[i % 4] if i % 5 == 0 else r for i, r in enumerate(fourth)]
+    return rows
+
+
+@pytest.mark.parametrize("block", [1, 7, 64])
+def test_columns_of_mixed_blocks_read_as_the_reference_does(block: int) -> None:
+    values = mixed_blocks(block)
+    with mock.patch.object(positions, "BLOCK", block):
+        got = read_positions(pd.Series(values, dtype=object))
+    assert_same_read(got, position_rows(values))
+
+
+@pytest.mark.parametrize("block", [3, 50])
+def test_arrow_chunks_and_slices_read_block_by_block(block: int) -> None:
+    rows: list[Any] = coordinates(400).tolist()
+    rows[5], rows[120], rows[121] = None, [1, None, 3], [None, None, None]
+    array = pa.array(rows, type=pa.list_(pa.int64(), 3))
+    listed = pa.array([*rows[:200], [1, 2], *rows[200:]], type=pa.list_(pa.float64()))
+    for arrow in (
+        pa.chunked_array([array.slice(0, 7), array.slice(7, 190), array.slice(197)]),
+        pa.chunked_array([listed.slice(3, 260), listed.slice(263)]),
+        pa.chunked_array([], type=array.type),
+    ):
+        series = arrow_series(arrow)
+        with mock.patch.object(positions, "BLOCK", block):
+            got = read_positions(series)
+        assert_same_read(got, position_rows(series.tolist()))
+
+
+def test_one_odd_row_costs_its_block_not_the_column() -> None:
+    block = 1_000
+    values: list[Any] = coordinates(5 * block).tolist()
+    values[2 * block + 17] = "abc"
+    with (
+        mock.patch.object(positions, "BLOCK", block),
+        mock.patch.object(positions, "position_rows", wraps=positions.position_rows) as reference,
+    ):
+        _, _, invalid = read_positions(pd.Series(values, dtype=object))
+    assert np.flatnonzero(invalid).tolist() == [2 * block + 17]
+    assert [len(call.args[0]) for call in reference.call_args_list] == [block]
+
+
+@pytest.mark.parametrize(
+    "dtype", ["int8", "uint16", "int64", "uint64", "float16", "float32", "float64", ">i8"]
+)
+def test_arrays_of_one_dtype_read_as_the_reference_does(dtype: str) -> None:
+    """Blocks of arrays sharing one dtype are converted as they are: lengths, NaN, values above
+    2**63 and arrays of other shapes still read as the reference reads them."""
+    rng = np.random.default_rng(5)
+    high = 100 if np.dtype(dtype).itemsize == 1 else 30_000
+    values: list[Any] = list(rng.integers(0, high, size=(40, 3)).astype(dtype))
+    values[3] = values[3][:2]
+    values[4] = np.concatenate([values[4], values[4]])
+    values[9] = np.zeros((1, 3), dtype=dtype)
+    values[10] = np.array(7, dtype=dtype)
+    if np.dtype(dtype).kind == "f":
+        values[20] = np.array([np.nan, 1, 2], dtype=dtype)
+        values[21] = np.full(3, np.nan, dtype=dtype)
+        values[22] = np.array([1, np.inf, 2], dtype=dtype)
+    if dtype == "uint64":
+        values[30] = np.array([2**64 - 1, 2**63, 1], dtype=dtype)
+    for block in (1, 8, 64):
+        with mock.patch.object(positions, "BLOCK", block):
+            got = read_positions(pd.Series(values, dtype=object))
+        assert_same_read(got, position_rows(values))
+
+
+# -- memory -----------------------------------------------------------------------------------
+# A read writes its answer once and converts block by block: its temporaries stay the size of a
+# block whatever the column's length (fresh memory costs a page fault per page, more than the
+# conversion on some virtual machines).
+
+MEMORY_BLOCK = 2_048
+MEMORY_ROWS = 16 * MEMORY_BLOCK
+CAST_BUFFERS = 1 << 17
+"""What numpy may hold while it casts (its buffers do not grow with the column)."""
+
+
+@contextmanager
+def arrow_pool_peak() -> Iterator[pa.MemoryPool]:
+    """The default Arrow memory pool replaced by a proxy that counts this block's peak."""
+    previous = pa.default_memory_pool()
+    proxy = pa.proxy_memory_pool(previous)
+    pa.set_memory_pool(proxy)
+    try:
+        yield proxy
+    finally:
+        pa.set_memory_pool(previous)
+
+
+def traced_peak(read: Any) -> tuple[Any, int]:
+    """What ``read()`` returns and the most memory Python and numpy held meanwhile."""
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        out = read()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return out, peak - start
+
+
+@pytest.mark.parametrize(
+    "form", ["lists", "tuples", "int arrays", "float arrays", "arrow chunked, sliced"]
+)
+def test_object_and_arrow_reads_allocate_their_answer_and_a_block(form: str) -> None:
+    series = forms(coordinates(MEMORY_ROWS))[form]
+    with mock.patch.object(positions, "BLOCK", MEMORY_BLOCK), arrow_pool_peak() as pool:
+        read, peak = traced_peak(lambda: read_positions(series))
+    answer = sum(part.nbytes for part in read)
+    block_points = 24 * MEMORY_BLOCK
+    assert peak <= answer + 2 * block_points
+    assert pool.max_memory() <= 4 * block_points
+
+
+def test_axis_reads_allocate_only_their_answer() -> None:
+    xyz = coordinates(MEMORY_ROWS)
+    axes = [pd.Series(xyz[:, i]) for i in range(3)]
+    read, peak = traced_peak(lambda: axis_positions(axes))
+    answer = sum(part.nbytes for part in read)
+    assert peak <= answer + CAST_BUFFERS
+
+
+def test_validating_numeric_axis_columns_copies_no_frame() -> None:
+    xyz = coordinates(MEMORY_ROWS)
+    data = {f"{p}_position_{a}": xyz[:, i] for p in POINTS for i, a in enumerate("xyz")}
+    frame = pd.DataFrame({**data, "size": np.linspace(1, 2, MEMORY_ROWS)})
+    table, peak = traced_peak(lambda: validate_frame(SYNAPSE, frame))
+    answer = sum(c.values.nbytes + c.null.nbytes for c in table.columns.values())
+    assert peak <= 1.2 * answer
