@@ -125,9 +125,11 @@ class StateClientBase(ServiceClient):
         request = gen.call((yield from self._server()), built)
         response = yield request
         url = read_json(request, response)
-        if not isinstance(url, str):
+        if not isinstance(url, str) or _ID_IN_URL.search(url.strip()) is None:
             raise ResponseFormatError(
-                "expected the new state's URL", method="POST", url=request.url
+                f"expected the new state's URL ending in its id, got {url!r:.80}",
+                method="POST",
+                url=request.url,
             )
         return state_id_from_url(url)
 

@@ -24,7 +24,7 @@ def dask_client() -> Iterator[Client]:
             threads_per_worker=1,
             processes=True,
             memory_limit=WORKER_MEMORY_LIMIT,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: 8787 may be taken
         ) as cluster,
         Client(cluster) as client,
     ):
