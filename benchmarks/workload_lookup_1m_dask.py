@@ -72,7 +72,7 @@ def _on_dask(target: Target, stack: ExitStack, lookup: Any, frame: Any) -> Syste
             threads_per_worker=1,
             processes=True,
             memory_limit=MEMORY_LIMIT,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: 8787 may be taken
         )
     )
     client = stack.enter_context(Client(cluster))
