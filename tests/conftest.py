@@ -4,10 +4,12 @@ that needs something else under the same name (e.g. a raw httpx ``client``) defi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from dafclient import FrameworkClient
 from dafserver.dataset.manifest import DatasetManifest
 from dafserver.runner import LocalServer
 
@@ -22,6 +24,23 @@ def client(daf_client: Any) -> Any:
 def aclient(daf_async_client: Any) -> Any:
     """An AsyncFrameworkClient with the admin token (the plugin's ``daf_async_client``)."""
     return daf_async_client
+
+
+@pytest.fixture
+def close_clients_made(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[FrameworkClient]]:
+    """Every FrameworkClient made during the test, closed at its end: for code run as a user
+    would write it (documentation, notebooks), which leaves its clients open."""
+    made: list[FrameworkClient] = []
+    init = FrameworkClient.__init__
+
+    def recording_init(self: FrameworkClient, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(FrameworkClient, "__init__", recording_init)
+    yield made
+    for client in made:
+        client.close()
 
 
 @pytest.fixture(scope="session")

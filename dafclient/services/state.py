@@ -127,6 +127,12 @@ class StateClientBase(ServiceClient):
         state's URL the route answers (its generated ``parse_success`` is ``parser``)."""
         request = gen.call((yield from self._server()), built)
         url = gen.read_scalar(parser, str, request, (yield request))
+        if _ID_IN_URL.search(url.strip()) is None:
+            raise ResponseFormatError(
+                f"expected the new state's URL ending in its id, got {url!r:.80}",
+                method="POST",
+                url=request.url,
+            )
         return state_id_from_url(url)
 
     def _upload_state_json(

@@ -190,8 +190,15 @@ class GraphStore:
     """Database holding any number of graphs (one ``table_id`` each)."""
 
     def __init__(self, engine: Engine | str) -> None:
+        self._owns_engine = isinstance(engine, str)
         self.engine = create_engine(engine) if isinstance(engine, str) else engine
         CHUNKEDGRAPH_METADATA.create_all(self.engine)
+
+    def close(self) -> None:
+        """Close the database connections of an engine this store made from a URL (an engine
+        passed in belongs to the caller and stays open)."""
+        if self._owns_engine:
+            self.engine.dispose()
 
     # -- helpers ----------------------------------------------------------------------------
     def _insert(self, conn: Connection, table: Table, columns: dict[str, list[Any]]) -> None:

@@ -68,8 +68,13 @@ def _ids(pages: list[Path]) -> list[str]:
 
 @pytest.mark.parametrize("page", PAGES_WITH_EXAMPLES, ids=_ids(PAGES_WITH_EXAMPLES))
 def test_page_examples_run(
-    page: Path, page_server: LocalServer, record_property: Callable[[str, object], None]
+    page: Path,
+    page_server: LocalServer,
+    record_property: Callable[[str, object], None],
+    close_clients_made: list[FrameworkClient],
 ) -> None:
+    """Every Python block of ``page`` runs; the clients it makes and leaves open, as a notebook
+    would, are closed afterwards."""
     document = PARSER.parse(page)
     with FrameworkClient(
         DATASTACK, server_address=page_server.base_url, auth_token=page_server.admin_token

@@ -87,7 +87,10 @@ test_state['layers'][0]['name']
 
 
 def test_the_documentation_runs_as_written(
-    daf_server: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    daf_server: LocalServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    close_clients_made: list[object],
 ) -> None:
     deployment = daf_server.deployment
     manifest = deployment.manifest
@@ -121,6 +124,7 @@ def test_the_documentation_runs_as_written(
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         exec(compile(code, "original-documentation", "exec"), namespace)
+    assert len(close_clients_made) == 4  # the documentation closes none; the fixture does
 
     # What the walk-through shows, checked against the deployment itself.
     assert f"The image source is: precomputed://{manifest.image_cloudpath}" in printed.getvalue()

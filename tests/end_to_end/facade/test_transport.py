@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import httpx
 import pytest
 
-from dafclient import FrameworkClient
+from dafclient import AsyncFrameworkClient, FrameworkClient
 from dafclient.config import RetrySettings, Timeouts
 from dafclient.errors import RequestTimeoutError, ServerError
 from dafserver.runner import LocalServer
@@ -230,3 +233,44 @@ def _datastack_record() -> dict[str, object]:
         "cell_identification_table": None,
         "proofreading_review_table": None,
     }
+
+
+def _resource_warnings(use: Callable[[], object]) -> list[str]:
+    """The ResourceWarnings raised while ``use`` runs and its garbage is collected."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        use()
+        gc.collect()
+    return [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_a_closed_client_leaves_no_socket_to_the_garbage_collector(
+    daf_server: LocalServer,
+) -> None:
+    def closed() -> None:
+        with FrameworkClient(
+            server_address=daf_server.base_url, auth_token=daf_server.admin_token
+        ) as client:
+            assert client.info.get_datastacks()
+
+    def left_open() -> None:
+        client = FrameworkClient(
+            server_address=daf_server.base_url, auth_token=daf_server.admin_token
+        )
+        assert client.info.get_datastacks()
+
+    assert _resource_warnings(closed) == []
+    # The check sees a leak: a client nobody closes leaves its pooled socket to the collector.
+    assert any("unclosed <socket" in message for message in _resource_warnings(left_open))
+
+
+def test_a_closed_async_client_leaves_no_socket_to_the_garbage_collector(
+    daf_server: LocalServer,
+) -> None:
+    async def closed() -> None:
+        async with AsyncFrameworkClient(
+            server_address=daf_server.base_url, auth_token=daf_server.admin_token
+        ) as client:
+            assert await client.info.get_datastacks()
+
+    assert _resource_warnings(lambda: asyncio.run(closed())) == []

@@ -54,6 +54,9 @@ class Switchable:
             self.reply.status_code, headers=self.reply.headers, content=self.reply.content
         )
 
+    def close(self) -> None:
+        self._real.close()
+
 
 @dataclass(frozen=True)
 class Ids:
@@ -320,6 +323,7 @@ def armed(make_client: MakeClient) -> Iterator[tuple[FrameworkClient, Switchable
     client = make_client(switch.transport)
     _warm_up(client)
     yield client, switch
+    switch.close()
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
@@ -391,3 +395,12 @@ def test_every_operation_has_an_example() -> None:
     missing = operations - set(EXAMPLES) - covered_elsewhere
     assert not missing, sorted(missing)
     assert set(EXAMPLES) <= operations
+
+
+def test_an_upload_answered_without_a_state_id_is_a_format_error(
+    armed: tuple[FrameworkClient, Switchable],
+) -> None:
+    client, switch = armed
+    switch.reply = httpx.Response(200, json="")
+    with pytest.raises(ResponseFormatError, match="ending in its id"):
+        client.state.upload_state_json({"layers": []})

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,24 @@ TIMES = [BUILD_TS - 1, BUILD_TS, BUILD_TS + 10, BUILD_TS + 20, BUILD_TS + 30, BU
 def url(tmp_path: Path) -> str:
     """A fresh database: a SQLite file, or a PostgreSQL database when the tests run on one."""
     return default_database_url(tmp_path)
+
+
+NewStore = Callable[[], GraphStore]
+
+
+@pytest.fixture
+def new_store(url: str) -> Iterator[NewStore]:
+    """Makes a GraphStore on the test database with an engine of its own (as another process
+    would have); each is closed after the test."""
+    made: list[GraphStore] = []
+
+    def make() -> GraphStore:
+        made.append(GraphStore(url))
+        return made[-1]
+
+    yield make
+    for store in made:
+        store.close()
 
 
 def rebuild_with_store(fx: Fixture, store: GraphStore) -> ChunkedGraph:
@@ -79,15 +98,15 @@ def answers(graph: ChunkedGraph, fx: Fixture) -> dict[str, Any]:
     return out
 
 
-def test_round_trip_reproduces_every_answer(url: str) -> None:
+def test_round_trip_reproduces_every_answer(new_store: NewStore) -> None:
     fx = make_fixture()
-    store = GraphStore(url)
+    store = new_store()
     graph = rebuild_with_store(fx, store)
     edit(graph, fx)
     fx.graph = graph
     before = answers(graph, fx)
     assert before["max_op"] == 5
-    reloaded = ChunkedGraph.load(GraphStore(url))
+    reloaded = ChunkedGraph.load(new_store())
     fx.graph = reloaded
     assert answers(reloaded, fx) == before
     # both continue identically (same id counters, same edge state); only one may write
@@ -98,8 +117,8 @@ def test_round_trip_reproduces_every_answer(url: str) -> None:
     assert a.new_lvl2_ids.tolist() == b.new_lvl2_ids.tolist()
 
 
-def test_several_graphs_share_a_database(url: str) -> None:
-    store = GraphStore(url)
+def test_several_graphs_share_a_database(new_store: NewStore) -> None:
+    store = new_store()
     fx = make_fixture()
     rebuild_with_store(fx, store)
     other = GraphMeta("other", (10, 10, 10), (0, 0, 0), (20, 20, 10), (1.0, 1.0, 1.0))
@@ -118,12 +137,12 @@ def test_several_graphs_share_a_database(url: str) -> None:
     assert store.table_ids() == ["test_graph"]
 
 
-def test_a_second_process_catches_up_with_the_store(url: str) -> None:
+def test_a_second_process_catches_up_with_the_store(new_store: NewStore) -> None:
     """Two graphs over one database (two worker processes): each applies what the other wrote,
     step by step, and then answers exactly as a fresh load does; its edits continue from there."""
     fx = make_fixture()
-    first = rebuild_with_store(fx, GraphStore(url))
-    second = ChunkedGraph.load(GraphStore(url))
+    first = rebuild_with_store(fx, new_store())
+    second = ChunkedGraph.load(new_store())
     sv = fx.sv
     assert not second.is_behind_store()
     with first.exclusive():
@@ -142,7 +161,7 @@ def test_a_second_process_catches_up_with_the_store(url: str) -> None:
         redone = first.redo(1, user_id="3", timestamp=TIMES[5])
     assert redone.operation_id == 5
     assert second.catch_up() == 1
-    fresh = ChunkedGraph.load(GraphStore(url))
+    fresh = ChunkedGraph.load(new_store())
     fx.graph = fresh
     expected = answers(fresh, fx)
     assert expected["max_op"] == 5
@@ -152,10 +171,10 @@ def test_a_second_process_catches_up_with_the_store(url: str) -> None:
     assert second.state.edges.n_edges == fresh.state.edges.n_edges == len(fx.edges) + 1
 
 
-def test_listeners_run_after_the_edit_is_committed(url: str) -> None:
+def test_listeners_run_after_the_edit_is_committed(new_store: NewStore) -> None:
     fx = make_fixture()
-    graph = rebuild_with_store(fx, GraphStore(url))
-    reader = GraphStore(url)
+    graph = rebuild_with_store(fx, new_store())
+    reader = new_store()
     seen: list[int] = []
 
     def listener(edited: ChunkedGraph, result: Any) -> None:
@@ -168,9 +187,9 @@ def test_listeners_run_after_the_edit_is_committed(url: str) -> None:
     assert seen == [1]
 
 
-def test_a_failed_transaction_reloads_the_graph(url: str) -> None:
+def test_a_failed_transaction_reloads_the_graph(new_store: NewStore) -> None:
     fx = make_fixture()
-    graph = rebuild_with_store(fx, GraphStore(url))
+    graph = rebuild_with_store(fx, new_store())
     with pytest.raises(RuntimeError), graph.exclusive():
         graph.merge(fx.sv["a0"], fx.sv["b0"], user_id="1", timestamp=TIMES[2])
         raise RuntimeError("the request failed after its edit")
