@@ -63,9 +63,14 @@ def _in_memory(lookup: Any, frame: Any) -> System:
 
 
 def _peak_rss() -> int:
-    import resource
+    """The worker's peak resident memory (``VmHWM``, its own address space's high-water mark;
+    ``ru_maxrss`` would include the peak of the process that started it)."""
+    from pathlib import Path
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def _on_dask(target: Target, stack: ExitStack, lookup: Any, frame: Any) -> list[System]:

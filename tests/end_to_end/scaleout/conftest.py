@@ -6,8 +6,8 @@ as workers of a real cluster would read cloud storage.
 
 from __future__ import annotations
 
-import resource
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from distributed import Client, LocalCluster
@@ -35,5 +35,11 @@ def dask_client() -> Iterator[Client]:
 
 
 def peak_rss_bytes() -> int:
-    """This process's peak resident memory so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """This process's peak resident memory so far: ``VmHWM``, the high-water mark of its own
+    address space. Not ``getrusage``'s ``ru_maxrss``, which a process started by fork and exec
+    inherits from its parent (a worker started from a large test process would report that
+    process's peak, and grow by nothing)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024  # reported in kB
+    raise RuntimeError("no VmHWM in /proc/self/status (this check needs Linux)")
