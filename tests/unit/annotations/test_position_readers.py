@@ -4,6 +4,7 @@ points and the same row/field errors as the value-by-value reference reader, in 
 from __future__ import annotations
 
 import decimal
+import gc
 import math
 import tracemalloc
 from collections.abc import Iterator
@@ -520,7 +521,11 @@ def arrow_pool_peak() -> Iterator[pa.MemoryPool]:
 
 
 def traced_peak(read: Any) -> tuple[Any, int]:
-    """What ``read()`` returns and the most memory Python and numpy held meanwhile."""
+    """What ``read()`` returns and the most memory Python and numpy held meanwhile. The garbage
+    collector is paused while tracing: a collection running other tests' finalizers in the
+    middle of the read would be counted as the read's."""
+    gc.collect()
+    gc.disable()
     tracemalloc.start()
     try:
         start = tracemalloc.get_traced_memory()[0]
@@ -528,6 +533,7 @@ def traced_peak(read: Any) -> tuple[Any, int]:
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+        gc.enable()
     return out, peak - start
 
 
