@@ -4,34 +4,15 @@ chunkedgraph at the requested time."""
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from dafserver.dataset.volumes import read_volume
 from dafserver.deployment import Deployment
 from dafserver.seed import ALIGNED_VOLUME
-
-
-def naive(when: datetime) -> datetime:
-    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
-
-
-@functools.cache
-def _segmentation(folder: Path) -> npt.NDArray[np.uint64]:
-    return read_volume(folder, mip=0)
-
-
-def supervoxels(deployment: Deployment, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.uint64]:
-    manifest = deployment.manifest
-    assert manifest is not None
-    volume = _segmentation(manifest.data_dir / manifest.segmentation_path)
-    local = positions - np.asarray(manifest.graph.voxel_offset, dtype=np.int64)
-    return np.asarray(volume[local[:, 0], local[:, 1], local[:, 2]], dtype=np.uint64)
+from tests.server.materialize_service.materialize_support import naive, supervoxels
 
 
 def roots_at(
