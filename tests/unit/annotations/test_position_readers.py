@@ -4,11 +4,11 @@ points and the same row/field errors as the value-by-value reference reader, in 
 from __future__ import annotations
 
 import decimal
-import gc
+import json
 import math
-import tracemalloc
-from collections.abc import Iterator
-from contextlib import contextmanager
+import os
+import subprocess
+import sys
 from typing import Any
 from unittest import mock
 
@@ -23,45 +23,15 @@ from dafclient.annotations import positions
 from dafclient.annotations.columnar import AnnotationValidationError, validate_frame
 from dafclient.annotations.layout import snapshot_layout
 from dafclient.annotations.positions import Read, axis_positions, position_rows, read_positions
+from tests.paths import REPO
+from tests.unit.annotations import allocation_probe
+from tests.unit.annotations.position_forms import arrow_series, coordinates, forms
 
 SYNAPSE = snapshot_layout("synapse")
 POINTS = ("pre_pt", "post_pt", "ctr_pt")
 ROWS = 130_000
 """Two fallback blocks, so an odd row in the second is read as it would be in 1M."""
 BAD_ROW = 123_456
-
-
-def coordinates(n: int, seed: int = 7) -> np.ndarray:
-    return np.random.default_rng(seed).integers(2, 100_000, size=(n, 3))
-
-
-def arrow_series(array: pa.Array | pa.ChunkedArray) -> pd.Series:
-    return pd.Series(pd.arrays.ArrowExtensionArray(array))
-
-
-def forms(xyz: np.ndarray) -> dict[str, pd.Series]:
-    """The same positions in every form a position column comes in."""
-    rows = xyz.tolist()
-    floats = xyz.astype(np.float64)
-    fixed = pa.FixedSizeListArray.from_arrays(pa.array(floats.ravel()), 3)
-    half = len(xyz) // 2
-    return {
-        "lists": pd.Series(rows, dtype=object),
-        "tuples": pd.Series([tuple(r) for r in rows], dtype=object),
-        "int arrays": pd.Series(list(xyz), dtype=object),
-        "float arrays": pd.Series(list(floats), dtype=object),
-        "arrow fixed_size_list<double>": arrow_series(fixed),
-        "arrow fixed_size_list<int64>": arrow_series(
-            pa.FixedSizeListArray.from_arrays(pa.array(xyz.ravel()), 3)
-        ),
-        "arrow list<int64>": arrow_series(pa.array(rows, type=pa.list_(pa.int64()))),
-        "arrow large_list<double>": arrow_series(
-            pa.array(floats.tolist(), type=pa.large_list(pa.float64()))
-        ),
-        "arrow chunked, sliced": arrow_series(
-            pa.chunked_array([fixed.slice(0, half), fixed.slice(half)])
-        ),
-    }
 
 
 def assert_same_read(got: Read, expected: Read) -> None:
@@ -500,68 +470,46 @@ def test_arrays_of_one_dtype_read_as_the_reference_does(dtype: str) -> None:
 # -- memory -----------------------------------------------------------------------------------
 # A read writes its answer once and converts block by block: its temporaries stay the size of a
 # block whatever the column's length (fresh memory costs a page fault per page, more than the
-# conversion on some virtual machines).
+# conversion on some virtual machines). Measured in a fresh interpreter: see allocation_probe.
 
-MEMORY_BLOCK = 2_048
-MEMORY_ROWS = 16 * MEMORY_BLOCK
 CAST_BUFFERS = 1 << 17
 """What numpy may hold while it casts (its buffers do not grow with the column)."""
 
 
-@contextmanager
-def arrow_pool_peak() -> Iterator[pa.MemoryPool]:
-    """The default Arrow memory pool replaced by a proxy that counts this block's peak."""
-    previous = pa.default_memory_pool()
-    proxy = pa.proxy_memory_pool(previous)
-    pa.set_memory_pool(proxy)
-    try:
-        yield proxy
-    finally:
-        pa.set_memory_pool(previous)
+@pytest.fixture(scope="module")
+def allocations() -> dict[str, dict[str, int]]:
+    quiet = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE_"))}
+    probe = subprocess.run(
+        [sys.executable, "-m", "tests.unit.annotations.allocation_probe"],
+        cwd=REPO,
+        env=quiet,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    measured: dict[str, dict[str, int]] = json.loads(probe.stdout)
+    return measured
 
 
-def traced_peak(read: Any) -> tuple[Any, int]:
-    """What ``read()`` returns and the most memory Python and numpy held meanwhile. The garbage
-    collector is paused while tracing: a collection running other tests' finalizers in the
-    middle of the read would be counted as the read's."""
-    gc.collect()
-    gc.disable()
-    tracemalloc.start()
-    try:
-        start = tracemalloc.get_traced_memory()[0]
-        out = read()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-        gc.enable()
-    return out, peak - start
+@pytest.mark.parametrize("form", allocation_probe.READ_FORMS)
+def test_object_and_arrow_reads_allocate_their_answer_and_a_block(
+    form: str, allocations: dict[str, dict[str, int]]
+) -> None:
+    read = allocations[f"read {form}"]
+    assert read["answer"] >= 3 * 8 * allocation_probe.ROWS  # the points, at least
+    assert read["peak"] <= read["answer"] + 2 * read["block_points"]
+    assert read["arrow_pool_peak"] <= 4 * read["block_points"]
 
 
-@pytest.mark.parametrize(
-    "form", ["lists", "tuples", "int arrays", "float arrays", "arrow chunked, sliced"]
-)
-def test_object_and_arrow_reads_allocate_their_answer_and_a_block(form: str) -> None:
-    series = forms(coordinates(MEMORY_ROWS))[form]
-    with mock.patch.object(positions, "BLOCK", MEMORY_BLOCK), arrow_pool_peak() as pool:
-        read, peak = traced_peak(lambda: read_positions(series))
-    answer = sum(part.nbytes for part in read)
-    block_points = 24 * MEMORY_BLOCK
-    assert peak <= answer + 2 * block_points
-    assert pool.max_memory() <= 4 * block_points
+def test_axis_reads_allocate_only_their_answer(allocations: dict[str, dict[str, int]]) -> None:
+    read = allocations["axis read"]
+    assert read["answer"] >= 3 * 8 * allocation_probe.ROWS  # the points, at least
+    assert read["peak"] <= read["answer"] + CAST_BUFFERS
 
 
-def test_axis_reads_allocate_only_their_answer() -> None:
-    xyz = coordinates(MEMORY_ROWS)
-    axes = [pd.Series(xyz[:, i]) for i in range(3)]
-    read, peak = traced_peak(lambda: axis_positions(axes))
-    answer = sum(part.nbytes for part in read)
-    assert peak <= answer + CAST_BUFFERS
-
-
-def test_validating_numeric_axis_columns_copies_no_frame() -> None:
-    xyz = coordinates(MEMORY_ROWS)
-    data = {f"{p}_position_{a}": xyz[:, i] for p in POINTS for i, a in enumerate("xyz")}
-    frame = pd.DataFrame({**data, "size": np.linspace(1, 2, MEMORY_ROWS)})
-    table, peak = traced_peak(lambda: validate_frame(SYNAPSE, frame))
-    answer = sum(c.values.nbytes + c.null.nbytes for c in table.columns.values())
-    assert peak <= 1.2 * answer
+def test_validating_numeric_axis_columns_copies_no_frame(
+    allocations: dict[str, dict[str, int]],
+) -> None:
+    validation = allocations["axis frame validation"]
+    assert validation["peak"] <= 1.2 * validation["answer"]
