@@ -30,12 +30,12 @@ from typing import Any, Literal, Protocol, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from dafclient.chunked_reads import LabelBlock
 from dafclient.errors import ConfigurationError, InputError, ResponseFormatError
 from dafclient.precomputed_chunks import ScaleLayout
 from dafclient.shard_index import RangeRequest, ShardIndex
 
 ChunkReads: TypeAlias = Literal["auto", "direct", "cloud-volume"]
-Block: TypeAlias = npt.NDArray[Any]
 FETCH_THREADS = 16
 """Concurrent requests to a remote store (cloud-files' own default is 20)."""
 LOCAL_PROTOCOLS = ("file", "mem")
@@ -54,8 +54,8 @@ class ChunkSource(Protocol):
 
     def read_blocks(
         self, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]
-    ) -> Iterator[tuple[int, Block]]:
-        """``(k, labels of box k as an [X, Y, Z] array)`` for every box, in any order."""
+    ) -> Iterator[tuple[int, LabelBlock]]:
+        """``(k, labels of box k)`` for every box, in any order."""
         ...
 
 
@@ -70,17 +70,17 @@ class CloudVolumeChunks:
         self.reason = reason
         self._options = {"agglomerate": False} if _is_graphene(cv) else {}
 
-    def read(self, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]) -> Block:
+    def read(self, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]) -> LabelBlock:
         """The labels of one box."""
         from cloudvolume import Bbox
 
         bbox = Bbox(lo.tolist(), hi.tolist())
-        block: Block = np.asarray(self.cv.download(bbox, mip=self.mip, **self._options))
+        block: npt.NDArray[Any] = np.asarray(self.cv.download(bbox, mip=self.mip, **self._options))
         return block[..., 0] if block.ndim == 4 else block
 
     def read_blocks(
         self, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]
-    ) -> Iterator[tuple[int, Block]]:
+    ) -> Iterator[tuple[int, LabelBlock]]:
         for k in range(len(lo)):
             yield k, self.read(lo[k], hi[k])
 
@@ -178,7 +178,7 @@ class DirectChunks:
 
     def read_blocks(
         self, lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]
-    ) -> Iterator[tuple[int, Block]]:
+    ) -> Iterator[tuple[int, LabelBlock]]:
         requests = self.requests(lo, hi)
         then = None
         if self.shards is not None and self.shards.spec.data_encoding != "raw":
@@ -193,11 +193,11 @@ class DirectChunks:
         request: str | RangeRequest | None,
         lo: npt.NDArray[np.int64],
         hi: npt.NDArray[np.int64],
-    ) -> Block:
+    ) -> LabelBlock:
         if not data:  # not stored: cloud-volume decides (fill_missing, background, its error)
             return self.fallback.read(lo, hi)
         try:
-            return self.layout.decode(data, hi - lo)
+            return self.layout.labels(data, hi - lo)
         except ValueError as exc:
             where = request if isinstance(request, str) else (request or {}).get("path")
             span = (

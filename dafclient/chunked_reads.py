@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, Protocol, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -19,11 +19,19 @@ from dafclient.errors import InputError
 from dafclient.ids import IdArray
 
 OutsidePolicy: TypeAlias = Literal["error", "zero"]
-ChunkReader: TypeAlias = Callable[[npt.NDArray[np.int64], npt.NDArray[np.int64]], npt.NDArray[Any]]
-"""``read(lo, hi)`` -> labels of the voxels ``lo <= v < hi`` as an ``[X, Y, Z]`` array."""
-BlockReader: TypeAlias = Callable[
-    [npt.NDArray[np.int64], npt.NDArray[np.int64]], Iterable[tuple[int, npt.NDArray[Any]]]
-]
+Voxels: TypeAlias = npt.NDArray[np.int64]
+
+
+class LabelBlock(Protocol):
+    """One chunk's labels, read at voxels (relative to the chunk) as ``block[xs, ys, zs]``: an
+    ``[X, Y, Z]`` numpy array, or a chunk read without decoding it whole."""
+
+    def __getitem__(self, index: tuple[Voxels, Voxels, Voxels], /) -> npt.NDArray[Any]: ...
+
+
+ChunkReader: TypeAlias = Callable[[Voxels, Voxels], LabelBlock]
+"""``read(lo, hi)`` -> labels of the voxels ``lo <= v < hi``."""
+BlockReader: TypeAlias = Callable[[Voxels, Voxels], Iterable[tuple[int, LabelBlock]]]
 """``read_blocks(lo, hi)`` -> ``(k, labels of lo[k] <= v < hi[k])`` for every k, in any order."""
 
 
@@ -164,7 +172,7 @@ def read_labels(
 
     def one_by_one(
         lo: npt.NDArray[np.int64], hi: npt.NDArray[np.int64]
-    ) -> Iterator[tuple[int, npt.NDArray[Any]]]:
+    ) -> Iterator[tuple[int, LabelBlock]]:
         for k in range(len(lo)):
             yield k, read(lo[k], hi[k])
 
@@ -187,12 +195,17 @@ def read_labels_batched(
     if groups is None:
         groups = group_by_chunk(voxels, grid)
     lo, hi = chunk_boxes(groups, grid)
+    # every point's voxel relative to its chunk, in chunk order: chunk k's are one slice
+    local = voxels[groups.order] - np.repeat(lo, np.diff(groups.bounds), axis=0)
+    xs, ys, zs = (np.ascontiguousarray(local[:, axis]) for axis in range(3))
+    found = np.zeros(len(voxels), dtype=np.uint64)
+    bounds = groups.bounds.tolist()
     for k, block in read_blocks(lo, hi):
-        rows = groups.order[groups.bounds[k] : groups.bounds[k + 1]]
-        local = voxels[rows] - lo[k]
-        out[rows] = block[local[:, 0], local[:, 1], local[:, 2]].astype(np.uint64)
+        rows = slice(bounds[k], bounds[k + 1])
+        found[rows] = block[xs[rows], ys[rows], zs[rows]]
         if progress is not None:
             progress(1)
+    out[groups.order] = found
     return out
 
 

@@ -17,6 +17,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dafclient.chunked_reads import LabelBlock
+from dafclient.compressed_chunks import CompressedChunk
+
 DIRECT_ENCODINGS = ("raw", "compressed_segmentation")
 SHARDING_TYPE = "neuroglancer_uint64_sharded_v1"
 SHARD_HASHES = ("identity", "murmurhash3_x86_128")
@@ -104,49 +107,18 @@ class ScaleLayout:
             bit += 1
         return code
 
-    def decode(self, data: bytes, shape: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
-        """The ``[X, Y, Z]`` labels of one chunk's (uncompressed) file of ``shape`` voxels;
-        ``ValueError`` if the bytes are not such a chunk."""
-        dims = (int(shape[0]), int(shape[1]), int(shape[2]), 1)
+    def labels(self, data: bytes, shape: npt.NDArray[np.int64]) -> LabelBlock:
+        """The labels of one chunk's (uncompressed) file of ``shape`` voxels, read as
+        ``block[xs, ys, zs]``; ``ValueError`` if the bytes are not such a chunk. A raw chunk is the
+        ``[X, Y, Z]`` array over the bytes; a compressed_segmentation one is read at the points
+        asked for (:class:`~dafclient.compressed_chunks.CompressedChunk`), not decoded whole."""
+        dims = (int(shape[0]), int(shape[1]), int(shape[2]))
         if self.encoding == "raw":
             flat = np.frombuffer(data, dtype=self.dtype)
             if flat.size != dims[0] * dims[1] * dims[2]:
-                raise ValueError(f"raw chunk of {flat.size} voxels, expected {dims[:3]}")
-            return flat.reshape(dims[:3], order="F")
-        import compressed_segmentation as cseg
-
-        _check_compressed_segmentation(data, dims[:3], self.block_size, self.dtype.itemsize // 4)
-        try:
-            block: npt.NDArray[Any] = cseg.decompress(
-                bytes(data), dims, self.dtype, self.block_size, order="F"
-            )
-        except cseg.DecodeError as exc:
-            raise ValueError(f"not a compressed_segmentation chunk of {dims[:3]}: {exc}") from exc
-        return block[..., 0]
-
-
-def _check_compressed_segmentation(
-    data: bytes, shape: tuple[int, int, int], block: tuple[int, int, int], entry_words: int
-) -> None:
-    """``ValueError`` unless ``data`` has the structure of a one-channel compressed_segmentation
-    chunk of ``shape``: every block header's bit width valid, its values and the first entry of
-    its table inside the file. (The library's decoder trusts these offsets and can crash the
-    process on a truncated or foreign file; a file cut inside its last table still passes.)"""
-    if len(data) % 4:
-        raise ValueError(f"{len(data)} bytes is not a whole number of 32-bit words")
-    words = np.frombuffer(data, dtype="<u4")
-    grid = (-(-shape[0] // block[0])) * (-(-shape[1] // block[1])) * (-(-shape[2] // block[2]))
-    if len(words) < 1 + 2 * grid or int(words[0]) != 1:
-        raise ValueError(f"{len(words)} words cannot hold the headers of {grid} blocks")
-    headers = words[1 : 1 + 2 * grid].astype(np.int64)
-    bits = headers[0::2] >> 24
-    if int(bits.max()) > 32 or (bits & (bits - 1)).any():  # 0 or a power of two up to 32
-        raise ValueError(f"block headers with bit widths {sorted(set(bits.tolist()))}")
-    size = len(words) - 1
-    value_words = (bits * (block[0] * block[1] * block[2]) + 31) >> 5
-    tables = headers[0::2] & 0xFFFFFF
-    if int(tables.max()) + entry_words > size or int((headers[1::2] + value_words).max()) > size:
-        raise ValueError("block tables or values lie outside the file")
+                raise ValueError(f"raw chunk of {flat.size} voxels, expected {dims}")
+            return flat.reshape(dims, order="F")
+        return CompressedChunk(data, dims, self.block_size, self.dtype)
 
 
 def _sharding_unsupported(spec: Mapping[str, Any], grid_size: npt.NDArray[np.int64]) -> str | None:
