@@ -79,8 +79,8 @@ def test_every_bit_width_the_library_writes_reads_back(distinct: int, bits: int)
 
 def test_32_bit_blocks_read_as_the_format_says() -> None:
     """Neuroglancer's format allows 32-bit indices, but the library neither writes them (its
-    encoder does not finish a block of more than 2**16 labels) nor reads them (its mask for 32
-    bits is 0, so every voxel reads as the first entry). This chunk of one 2×2×2 block is written
+    encoder does not finish a block of more than 2**16 labels) nor reads them (its decoder reads
+    every voxel of a 32-bit block as the block's first entry). This chunk of one 2×2×2 block is written
     by hand: header, values, table; each voxel reads as the table entry its value names."""
     shape = block = (2, 2, 2)
     codes = np.array([5, 0, 7, 3, 3, 1, 6, 2], dtype="<u4")  # x fastest, then y, then z
