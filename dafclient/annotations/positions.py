@@ -251,8 +251,9 @@ def _object_positions(values: npt.NDArray[Any]) -> Read:
 
 def _objects_into(values: npt.NDArray[Any], points: Points, null: Mask, invalid: Mask) -> bool:
     """Read a block of rows through pyarrow; False when pyarrow cannot take it."""
-    # a column of lists is counted faster than its row types are collected
-    kinds = {list} if countOf(map(type, values), list) == len(values) else set(map(type, values))
+    # a block of lists is counted faster than its row types are collected
+    all_lists = type(values[0]) is list and countOf(map(type, values), list) == len(values)
+    kinds = {list} if all_lists else set(map(type, values))
     same_numbers = kinds == {np.ndarray} and _one_number_dtype(values)
     try:
         # from_pandas (NaN and pandas' nulls as null rows) only when there are such rows: it
