@@ -27,10 +27,10 @@ MANY_PARTITION_ROWS = 50_000
 whatever the partition count; partition by partition, every partition read every chunk its random
 points touched (20 partitions took 8.6× the in-memory time).
 
-Medium dataset, 2 cores shared with other jobs, two runs of 3 repeats: in memory 0.82-1.94 s (the
-point column read columnar; it took ~4.9 s when it was turned into Python lists); Dask with 4
-partitions 2.7-4.2 s (2.5× and 3.3× at the medians), with 20 partitions 4.1-6.8 s (4.2×, 4.3×).
-Before, Dask with 4 partitions took 5.9-10.2 s against 4.9 s in memory. What is left is Dask's fixed cost, not the
+Medium dataset, 2 cores: in memory 0.50 s; Dask with 4 partitions 1.05 s (2.1×), with 20
+partitions 1.50 s (3.0×), since compressed_segmentation chunks are read at their points (before:
+in memory 0.72-1.94 s, Dask 2.7-4.2 s and 4.1-6.8 s; with every point column turned into Python
+lists, 4.9 s in memory and 5.9-10.2 s on Dask). What is left is Dask's fixed cost, not the
 lookup: two shuffles (by chunk, and back to the partitions), a few tasks per partition, the
 scheduler and two worker processes on the two cores the caller and dafserver use too."""
 WORKERS = 2
@@ -63,13 +63,16 @@ def _in_memory(lookup: Any, frame: Any) -> System:
 
 
 def _peak_rss() -> int:
-    """The worker's peak resident memory (``VmHWM``, its own address space's high-water mark;
-    ``ru_maxrss`` would include the peak of the process that started it)."""
+    """The worker's peak resident memory since the last call (``VmHWM``, its own address space's
+    high-water mark, reset after reading through ``/proc/self/clear_refs``; ``ru_maxrss`` would
+    include the peak of the process that started it and never goes down)."""
     from pathlib import Path
 
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
+            peak = int(line.split()[1]) * 1024
+            Path("/proc/self/clear_refs").write_text("5")
+            return peak
     return 0
 
 
@@ -78,7 +81,7 @@ def _on_dask(target: Target, stack: ExitStack, lookup: Any, frame: Any) -> list[
         missing = "dask not installed (dafclient[dask])"
         return [System(ON_DASK, None, missing=missing), System(ON_DASK_MANY, None, missing=missing)]
     import dask.dataframe as dd
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster, wait
 
     cluster = stack.enter_context(
         LocalCluster(
@@ -97,6 +100,8 @@ def _on_dask(target: Target, stack: ExitStack, lookup: Any, frame: Any) -> list[
     def system(name: str, rows: int) -> System:
         parts = max(1, len(frame) // rows)
         points = client.persist(dd.from_pandas(frame, npartitions=parts))
+        wait(points)
+        client.run(_peak_rss)  # from here on, each run's peak
 
         def run() -> Outcome:
             found = lookup.lookup_dataframe("pt", points)
