@@ -15,7 +15,6 @@ The server sends an Arrow IPC stream (or JSON records) whose positions are three
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,7 @@ import numpy as np
 
 from dafclient._plan import Call, read_json
 from dafclient.errors import ResponseFormatError
+from dafclient.user_warnings import warn_caller
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -165,7 +165,7 @@ def decode_query(
     notes = response.headers.get_list("Warning")
     frame.attrs["warnings"] = notes
     for note in notes if warn else ():
-        warnings.warn(note, MaterializeWarning, stacklevel=4)
+        warn_caller(note, MaterializeWarning)
     return frame
 
 

@@ -3,6 +3,7 @@ deployment's own data (see expected.py)."""
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -118,6 +119,22 @@ def test_limit_warning_is_a_python_warning(client: Any) -> None:
             "synapses", limit=5, metadata=False, log_warning=False
         )
     assert quiet.attrs["warnings"] and bare.attrs == {}
+
+
+def test_a_reply_warning_names_the_callers_line(client: Any) -> None:
+    """Filters keyed on the user's module (``warnings.filterwarnings(module=...)``) and the
+    printed location need the warning attributed to the user's call, not to dafclient."""
+    with pytest.warns(MaterializeWarning) as caught:
+        client.materialize.query_table("synapses", limit=5)
+    assert [w.filename for w in caught] == [__file__]
+    assert caught[0].lineno == inspect.currentframe().f_lineno - 2  # type: ignore[union-attr]
+
+
+async def test_an_async_reply_warning_names_the_callers_line(aclient: Any) -> None:
+    with pytest.warns(MaterializeWarning) as caught:
+        await aclient.materialize.query_table("synapses", limit=5)
+    assert [w.filename for w in caught] == [__file__]
+    assert caught[0].lineno == inspect.currentframe().f_lineno - 2  # type: ignore[union-attr]
 
 
 def test_reference_tables_are_merged(client: Any) -> None:
