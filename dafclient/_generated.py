@@ -159,47 +159,6 @@ def read_dict(
     return read(parser, request, response).to_dict()
 
 
-def _not_a(kind: type[Any], value: Any) -> bool:
-    """Whether ``value`` is not a ``kind`` (a JSON true/false is not a number here)."""
-    return not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)
-
-
-def read_scalar(
-    parser: Callable[[httpx.Response], T], kind: type[T], request: Call, response: httpx.Response
-) -> T:
-    """A success body that is one JSON value of type ``kind`` (a count, a flag, a token).
-
-    The generated ``parse_success`` of a scalar body only casts it, so the type is checked here:
-    ``true`` for a count is a :class:`ResponseFormatError` saying what came instead."""
-    value = read(parser, request, response)
-    if _not_a(kind, value):
-        raise ResponseFormatError(
-            f"expected {kind.__name__}, got {type(value).__name__} {value!r:.80}",
-            method=request.method,
-            url=str(response.request.url),
-        )
-    return value
-
-
-def read_list_of(
-    parser: Callable[[httpx.Response], list[T]],
-    kind: type[T],
-    request: Call,
-    response: httpx.Response,
-) -> list[T]:
-    """A success body that is a JSON array of ``kind`` values (names, ids), each checked (the
-    generated ``parse_success`` checks only that it is an array)."""
-    values = read(parser, request, response)
-    for index, value in enumerate(values):
-        if _not_a(kind, value):
-            raise ResponseFormatError(
-                f"item {index}: expected {kind.__name__}, got {type(value).__name__}",
-                method=request.method,
-                url=str(response.request.url),
-            )
-    return values
-
-
 def parse(model: type[T], request: Call, response: httpx.Response) -> T:
     """``model.from_dict`` of the response JSON, or :class:`ResponseFormatError`."""
     return _from_dict(model, read_json(request, response), request, response)

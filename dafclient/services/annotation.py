@@ -321,7 +321,7 @@ class AnnotationClientBase(ServiceClient):
             to_epoch_seconds(timestamp)
         server, volume = yield from self._volume(aligned_volume_name)
         request = gen.call(server, get_tables.build_request(aligned_volume_name=volume))
-        names = gen.read_list_of(get_tables.parse_success, str, request, (yield request))
+        names = gen.read(get_tables.parse_success, request, (yield request))
         return [TableName(name) for name in names]
 
     def _get_table_metadata(
@@ -354,7 +354,7 @@ class AnnotationClientBase(ServiceClient):
             server,
             get_annotation_count.build_request(aligned_volume_name=volume, table_name=table_name),
         )
-        return gen.read_scalar(get_annotation_count.parse_success, int, request, (yield request))
+        return gen.read(get_annotation_count.parse_success, request, (yield request))
 
     def _create_table(
         self,
@@ -475,7 +475,7 @@ class AnnotationClientBase(ServiceClient):
         request = gen.call(
             server, delete_table.build_request(aligned_volume_name=volume, table_name=table_name)
         )
-        return gen.read_scalar(delete_table.parse_success, bool, request, (yield request))
+        return gen.read(delete_table.parse_success, request, (yield request))
 
     def _get_annotation(
         self,
@@ -725,7 +725,7 @@ class AnnotationClientBase(ServiceClient):
                 ),
             ),
         )
-        return gen.read_list_of(delete_annotations.parse_success, int, request, (yield request))
+        return gen.read(delete_annotations.parse_success, request, (yield request))
 
     # -- staging and bulk writes ---------------------------------------------------------------
 

@@ -182,7 +182,7 @@ class AuthClientBase(ServiceClient):
         request = gen.call(
             (yield from self._server()), create_token.build_request(), idempotent=False
         )
-        return gen.read_scalar(create_token.parse_success, str, request, (yield request))
+        return gen.read(create_token.parse_success, request, (yield request))
 
     def _get_user_cache(self) -> Plan[UserCache]:
         """Your identity, groups and per-dataset permissions, as services see them."""

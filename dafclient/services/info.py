@@ -54,7 +54,7 @@ class InfoServiceBase(ServiceClient):
         """Names of the datastacks you may view."""
         yield from self._require_version(2, "get_datastacks")
         request = gen.call((yield from self._server()), get_datastacks.build_request())
-        return gen.read_list_of(get_datastacks.parse_success, str, request, (yield request))
+        return gen.read(get_datastacks.parse_success, request, (yield request))
 
     def _get_datastack_info(
         self, datastack_name: str | None = None, use_stored: bool = True
@@ -66,7 +66,7 @@ class InfoServiceBase(ServiceClient):
         """Names of the aligned volumes you may view."""
         yield from self._require_version(2, "get_aligned_volumes")
         request = gen.call((yield from self._server()), get_aligned_volumes.build_request())
-        return gen.read_list_of(get_aligned_volumes.parse_success, str, request, (yield request))
+        return gen.read(get_aligned_volumes.parse_success, request, (yield request))
 
     def _get_aligned_volume_info(
         self, datastack_name: str | None = None, use_stored: bool = True
@@ -95,9 +95,7 @@ class InfoServiceBase(ServiceClient):
             (yield from self._server()),
             get_datastacks_by_aligned_volume.build_request(aligned_volume_name=aligned_volume),
         )
-        return gen.read_list_of(
-            get_datastacks_by_aligned_volume.parse_success, str, request, (yield request)
-        )
+        return gen.read(get_datastacks_by_aligned_volume.parse_success, request, (yield request))
 
     def _refresh_stored_data(self) -> Plan[None]:
         """Forget cached records and fetch this datastack's again."""
@@ -215,7 +213,7 @@ class InfoServiceBase(ServiceClient):
         """Names of the datasets in the legacy (v1) registry."""
         yield from self._require_version(1, "get_datasets")
         request = gen.call((yield from self._server()), get_datasets.build_request())
-        return gen.read_list_of(get_datasets.parse_success, str, request, (yield request))
+        return gen.read(get_datasets.parse_success, request, (yield request))
 
     def _get_dataset_info(
         self, dataset_name: str | None = None, use_stored: bool = True

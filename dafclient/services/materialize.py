@@ -226,7 +226,7 @@ class MaterializeBase(ServiceClient):
             (yield from self._server()),
             get_versions.build_request(self._datastack(), expired=expired),
         )
-        return gen.read_list_of(get_versions.parse_success, int, request, (yield request))
+        return gen.read(get_versions.parse_success, request, (yield request))
 
     def _most_recent_version(self) -> Plan[int]:
         """The largest valid version number."""
@@ -278,7 +278,7 @@ class MaterializeBase(ServiceClient):
         request = gen.call(
             (yield from self._server()), get_tables.build_request(self._datastack(), number)
         )
-        return gen.read_list_of(get_tables.parse_success, str, request, (yield request))
+        return gen.read(get_tables.parse_success, request, (yield request))
 
     @staticmethod
     def _table_record(table: MaterializeTableMetadata) -> MaterializedTableMetadata:

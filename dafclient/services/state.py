@@ -126,7 +126,7 @@ class StateClientBase(ServiceClient):
         """Send an upload request (a generated ``build_request``'s) and read the new id from the
         state's URL the route answers (its generated ``parse_success`` is ``parser``)."""
         request = gen.call((yield from self._server()), built)
-        url = gen.read_scalar(parser, str, request, (yield request))
+        url = gen.read(parser, request, (yield request))
         if _ID_IN_URL.search(url.strip()) is None:
             raise ResponseFormatError(
                 f"expected the new state's URL ending in its id, got {url!r:.80}",

@@ -241,8 +241,11 @@ def test_an_always_stalling_server_raises_within_the_deadline(serve: Serve, mode
     print(f"{mode}: raised after {elapsed:.2f} s: {error}")
     assert STALL_TIMEOUTS.total is not None
     assert elapsed < STALL_TIMEOUTS.total + MARGIN_S
-    # The datastack record comes first; every attempt stalled.
+    # The datastack record comes first; every attempt stalled. The last one is cut to the time
+    # left, which can end while it is still connecting (a ConnectTimeout after 0.02 s, seen in CI).
     assert len(error.attempts) >= 3
-    assert all("ReadTimeout" in attempt for attempt in error.attempts)
+    *stalled, last = error.attempts
+    assert all("ReadTimeout" in attempt for attempt in stalled)
+    assert "Timeout" in last
     assert f"{len(error.attempts)} attempts in" in str(error)
     assert "(deadline 2 s)" in str(error)

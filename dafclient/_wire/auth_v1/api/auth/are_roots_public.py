@@ -57,8 +57,10 @@ def build_request(
 def parse_success(response: httpx.Response) -> bool:
     """The success body of `are_roots_public` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    response_200 = cast(bool, response.json())
-    return response_200
+    data = response.json()
+    if not (isinstance(data, bool)):
+        raise TypeError(f"expected bool, got {type(data).__name__} {data!r:.80}")
+    return data
 
 
 def _parse_response(

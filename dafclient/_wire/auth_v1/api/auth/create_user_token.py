@@ -52,8 +52,10 @@ def build_request(
 def parse_success(response: httpx.Response) -> str:
     """The success body of `create_user_token` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    response_200 = cast(str, response.json())
-    return response_200
+    data = response.json()
+    if not (isinstance(data, str)):
+        raise TypeError(f"expected str, got {type(data).__name__} {data!r:.80}")
+    return data
 
 
 def _parse_response(

@@ -63,8 +63,10 @@ def build_request(
 def parse_success(response: httpx.Response) -> int:
     """The success body of `create_frozen_version` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    response_200 = cast(int, response.json())
-    return response_200
+    data = response.json()
+    if not (isinstance(data, int) and not isinstance(data, bool)):
+        raise TypeError(f"expected int, got {type(data).__name__} {data!r:.80}")
+    return data
 
 
 def _parse_response(

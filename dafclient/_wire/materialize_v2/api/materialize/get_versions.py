@@ -46,14 +46,22 @@ def build_request(
 def parse_success(response: httpx.Response) -> list[int]:
     """The success body of `get_versions` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    _response_200 = response.json()
-    if not isinstance(_response_200, list):
-        raise TypeError(
-            f"response_200: expected a list, got {type(_response_200).__name__}"
+    data = response.json()
+    if not (
+        isinstance(data, list)
+        and all(isinstance(item, int) and not isinstance(item, bool) for item in data)
+    ):
+        if not isinstance(data, list):
+            raise TypeError(f"expected a list, got {type(data).__name__}")
+        bad = next(
+            i
+            for i, item in enumerate(data)
+            if not (isinstance(item, int) and not isinstance(item, bool))
         )
-    response_200 = cast(list[int], _response_200)
-
-    return response_200
+        raise TypeError(
+            f"item {bad}: expected int, got {type(data[bad]).__name__} {data[bad]!r:.80}"
+        )
+    return cast(list[int], data)
 
 
 def _parse_response(

@@ -54,15 +54,10 @@ def build_request(
 def parse_success(response: httpx.Response) -> int | None:
     """The success body of `get_table_count` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-
-    def _parse_response_200(data: object) -> int | None:
-        if data is None:
-            return data
-        return cast(int | None, data)
-
-    response_200 = _parse_response_200(response.json())
-
-    return response_200
+    data = response.json()
+    if not (data is None or isinstance(data, int) and not isinstance(data, bool)):
+        raise TypeError(f"expected int | None, got {type(data).__name__} {data!r:.80}")
+    return data
 
 
 def _parse_response(

@@ -34,14 +34,15 @@ def build_request() -> dict[str, Any]:
 def parse_success(response: httpx.Response) -> list[str]:
     """The success body of `get_types` as its declared type; KeyError, TypeError or
     ValueError when the body has another shape."""
-    _response_200 = response.json()
-    if not isinstance(_response_200, list):
+    data = response.json()
+    if not (isinstance(data, list) and all(isinstance(item, str) for item in data)):
+        if not isinstance(data, list):
+            raise TypeError(f"expected a list, got {type(data).__name__}")
+        bad = next(i for i, item in enumerate(data) if not (isinstance(item, str)))
         raise TypeError(
-            f"response_200: expected a list, got {type(_response_200).__name__}"
+            f"item {bad}: expected str, got {type(data[bad]).__name__} {data[bad]!r:.80}"
         )
-    response_200 = cast(list[str], _response_200)
-
-    return response_200
+    return cast(list[str], data)
 
 
 def _parse_response(
