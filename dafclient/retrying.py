@@ -126,8 +126,13 @@ def is_idempotent(request: httpx.Request) -> bool:
 
 
 def _describe(error: BaseException) -> str:
+    """An attempt's failure: the exception's type, and its message where it says more. A timeout's
+    says nothing the type does not (httpx gives "timed out" in sync code, nothing in async), so
+    both clients describe a stall alike."""
     text = str(error).strip()
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    if not text or isinstance(error, httpx.TimeoutException):
+        return type(error).__name__
+    return f"{type(error).__name__}: {text}"
 
 
 class RetryPolicy:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Callable
 
 import httpx
@@ -158,6 +159,23 @@ def test_a_timeout_without_retries_left_is_a_request_timeout() -> None:
         client.schema.get_schemas()
     assert len(seen) == 3
     assert "gave up after 3 attempts" in str(caught.value)
+
+
+@pytest.mark.parametrize("message", ["timed out", "", "The read operation timed out"])
+def test_a_timeout_is_described_by_its_kind_whatever_its_message(message: str) -> None:
+    """httpx's sync transport says "timed out", its async one nothing: both read alike."""
+
+    def handler(request: httpx.Request, n: int) -> httpx.Response:
+        if n == 1:
+            raise httpx.ReadTimeout(message, request=request)
+        raise httpx.ConnectError("connection refused", request=request)
+
+    client, _ = _client(handler, retries=RetrySettings(max_retries=1, backoff=0.0))
+    with client, pytest.raises(ConnectionFailedError) as caught:
+        client.schema.get_schemas()
+    first, second = caught.value.attempts
+    assert re.search(f"{SCHEMAS}: ReadTimeout after [0-9.]+ s$", first)
+    assert re.search(f"{SCHEMAS}: ConnectError: connection refused after [0-9.]+ s$", second)
 
 
 def test_a_long_call_that_gets_answers_is_not_cut_but_a_stall_is() -> None:
