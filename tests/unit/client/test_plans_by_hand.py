@@ -4,49 +4,24 @@ one step at a time (the drivers and the transport play no part)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import httpx
 import numpy as np
 import pytest
 
 from dafclient import FrameworkClient
-from dafclient._plan import Call, Plan
 from dafclient.errors import ResponseFormatError
 from dafclient.ids import decode_uint64, encode_uint64
 from dafclient.services.chunkedgraph import ChunkedGraphBase
 from dafclient.services.chunkedgraph import roots as roots_module
+from tests.unit.client.conftest import SERVER, answer, finish
 
-SERVER = "https://daf.test"
 TABLE = "graph_table"
 PREFIX = f"{SERVER}/segmentation/api/v1/table/{TABLE}"
-
-
-@pytest.fixture
-def framework() -> Iterator[FrameworkClient]:
-    with FrameworkClient(
-        "ds", server_address=SERVER, auth_token="t", api_versions={"chunkedgraph": 1}
-    ) as client:
-        yield client
 
 
 @pytest.fixture
 def chunkedgraph(framework: FrameworkClient) -> ChunkedGraphBase:
     """The chunkedgraph plans on a known server and table: no request before the operation's."""
     return ChunkedGraphBase(framework._ctx, server_address=SERVER, table_name=TABLE)
-
-
-def answer(call: Call, status: int = 200, **content: Any) -> httpx.Response:
-    """The response to ``call`` (``json=``, ``content=`` as for httpx.Response)."""
-    return httpx.Response(status, request=httpx.Request(**call.request_kwargs()), **content)
-
-
-def finish(plan: Plan[Any], response: httpx.Response) -> Any:
-    """Send the last response; the plan must then return its result."""
-    with pytest.raises(StopIteration) as done:
-        plan.send(response)
-    return done.value.value
 
 
 def test_get_root_id_asks_one_route_and_reads_the_id(chunkedgraph: ChunkedGraphBase) -> None:

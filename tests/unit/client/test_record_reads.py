@@ -4,23 +4,20 @@ ResponseFormatError naming the method, the URL and what was wrong."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 
 from dafclient import FrameworkClient
-from dafclient._plan import Call, Plan
+from dafclient._plan import Plan
 from dafclient.errors import ResponseFormatError
 from dafclient.services.annotation import AnnotationClientBase
 from dafclient.services.chunkedgraph import ChunkedGraphBase
 from dafclient.services.l2cache import L2CacheBase
 from dafclient.services.materialize import MaterializeBase
+from tests.unit.client.conftest import DATASTACK, SERVER, answer, finish
 
-SERVER = "https://daf.test"
-DATASTACK = "ds"
 MATERIALIZE = f"{SERVER}/materialize/api/v3/datastack/{DATASTACK}"
 
 VERSION = {
@@ -47,29 +44,8 @@ TABLE = {
 
 
 @pytest.fixture
-def framework() -> Iterator[FrameworkClient]:
-    with FrameworkClient(
-        DATASTACK,
-        server_address=SERVER,
-        auth_token="t",
-        api_versions={"materialize": 3, "chunkedgraph": 1, "annotation": 2, "l2cache": 1},
-    ) as client:
-        yield client
-
-
-@pytest.fixture
 def materialize(framework: FrameworkClient) -> MaterializeBase:
     return MaterializeBase(framework._ctx, server_address=SERVER)
-
-
-def answer(call: Call, status: int = 200, **content: Any) -> httpx.Response:
-    return httpx.Response(status, request=httpx.Request(**call.request_kwargs()), **content)
-
-
-def finish(plan: Plan[Any], response: httpx.Response) -> Any:
-    with pytest.raises(StopIteration) as done:
-        plan.send(response)
-    return done.value.value
 
 
 def refused(plan: Plan[Any], body: Any) -> ResponseFormatError:
