@@ -8,8 +8,9 @@ points of a 64×64×32 chunk costs what decoding it whole (the ``compressed_segm
 ``decompress``, which writes every voxel) costs several times over. The library stays the reference
 (the tests compare every answer with its ``decompress``) and the decoder of whole chunks.
 
-A chunk's structure is checked before any point is read (:func:`check_structure`): the library's
-decoder trusts the offsets in a file and can crash the process on a truncated or foreign one.
+A chunk's structure is checked before any point is read (:func:`check_structure`), so a truncated
+or foreign file is a ``ValueError`` saying what is wrong with it, never labels read from the wrong
+words (the library's decoder trusts the offsets and can crash the process on such a file).
 """
 
 from __future__ import annotations
